@@ -1,0 +1,78 @@
+// The worker side of the Postgres job queue (DESIGN.md §5). Every query takes
+// `now` so that lease expiry and rescue are testable by passing time in.
+// Every write after the claim is fenced on (id, lease_owner, attempt,
+// state='running'): a worker that lost its lease can never overwrite a job.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/records.h"
+
+namespace prune::db {
+
+class ConnectionPool;
+
+struct ClaimedJob {
+  JobRecord job;  // state running, attempt already incremented
+  ModelRecord model;
+  std::optional<DatasetRecord> dataset;
+};
+
+// Identifies one attempt of one job held by one worker; every fenced call
+// takes it.
+struct LeaseToken {
+  std::string job_id;
+  std::string worker_id;
+  int32_t attempt = 0;
+};
+
+struct HeartbeatResult {
+  bool cancel_requested = false;
+};
+
+class JobQueue {
+ public:
+  explicit JobQueue(ConnectionPool* pool);
+
+  // Claims the next runnable job (queued, scheduled_at <= now) ordered by
+  // priority, scheduled_at, id with FOR UPDATE SKIP LOCKED. nullopt when
+  // none is runnable.
+  absl::StatusOr<std::optional<ClaimedJob>> Claim(const std::string& worker_id,
+                                                  absl::Duration lease_ttl, absl::Time now);
+  // Extends the lease. ABORTED ("LEASE_LOST") when the lease is gone.
+  absl::StatusOr<HeartbeatResult> Heartbeat(const LeaseToken& lease, absl::Duration lease_ttl,
+                                            absl::Time now);
+  // Updates progress/stage and appends an event. ABORTED when the lease is lost.
+  absl::Status ReportProgress(const LeaseToken& lease, double progress, const std::string& stage,
+                              const std::string& message, absl::Time now);
+  // running → succeeded with report and artifacts (blobs already stored).
+  absl::Status Complete(const LeaseToken& lease, const std::string& report_json,
+                        const std::vector<ArtifactRecord>& artifacts, absl::Time now);
+  // running → failed (retryable=false or attempts used up) or back to queued
+  // with exponential backoff (retryable=true and attempts left).
+  absl::Status Fail(const LeaseToken& lease, const std::string& reason, const std::string& message,
+                    bool retryable, absl::Time now);
+  // running → cancelled (after the worker saw cancel_requested).
+  absl::Status MarkCancelled(const LeaseToken& lease, absl::Time now);
+  // running → queued without using an attempt (graceful worker shutdown).
+  absl::Status Release(const LeaseToken& lease, absl::Time now);
+  // Requeues running jobs whose lease expired before `now` (with backoff),
+  // or fails them when attempts are used up. Runs under
+  // pg_try_advisory_lock so only one reaper works at a time. Returns the
+  // number of jobs rescued or failed.
+  absl::StatusOr<int> ReapExpiredLeases(absl::Time now);
+  // Blocks up to `timeout` for a NOTIFY on prune_jobs (a wake-up only;
+  // workers still poll).
+  absl::Status WaitForWork(absl::Duration timeout);
+
+ private:
+  ConnectionPool* pool_;
+};
+
+}  // namespace prune::db

@@ -1,0 +1,72 @@
+// Tenants' models, datasets and jobs as the API sees them. Every call takes the
+// caller's tenant; a resource of another tenant is NOT_FOUND, never visible.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/db/records.h"
+
+namespace prune::db {
+
+class ConnectionPool;
+
+class MetadataStore {
+ public:
+  explicit MetadataStore(ConnectionPool* pool);
+
+  // Creates the tenant if missing (used for the single-tenant default setup).
+  absl::Status EnsureTenant(const std::string& tenant);
+
+  // ALREADY_EXISTS when the tenant has a model with this display name.
+  absl::StatusOr<ModelRecord> CreateModel(const std::string& tenant, const std::string& display_name,
+                                          const std::vector<int64_t>& input_shape,
+                                          const std::string& sha256, int64_t size_bytes);
+  // id_or_name: a uuid or a display name.
+  absl::StatusOr<ModelRecord> GetModel(const std::string& tenant, const std::string& id_or_name);
+  absl::StatusOr<Page<ModelRecord>> ListModels(const std::string& tenant, int page_size,
+                                               const std::string& page_token);
+  // FAILED_PRECONDITION while a queued or running job uses it.
+  absl::Status DeleteModel(const std::string& tenant, const std::string& id_or_name);
+
+  absl::StatusOr<DatasetRecord> CreateDataset(const std::string& tenant,
+                                              const std::string& display_name,
+                                              const std::string& sha256, int64_t size_bytes);
+  absl::StatusOr<DatasetRecord> GetDataset(const std::string& tenant,
+                                           const std::string& id_or_name);
+  absl::StatusOr<Page<DatasetRecord>> ListDatasets(const std::string& tenant, int page_size,
+                                                   const std::string& page_token);
+  absl::Status DeleteDataset(const std::string& tenant, const std::string& id_or_name);
+
+  // Enqueues a job (state queued) and its first event. With a non-empty
+  // request_id a repeat returns the first job; a repeat with different
+  // parameters is INVALID_ARGUMENT ("REQUEST_ID_REUSED: ...").
+  // NOTIFYs channel prune_jobs so idle workers wake up.
+  absl::StatusOr<JobRecord> CreateJob(const std::string& tenant, const JobParameters& params,
+                                      const std::string& request_id);
+  absl::StatusOr<JobRecord> GetJob(const std::string& tenant, const std::string& job_id);
+  // state filter: nullopt = all. Newest first.
+  absl::StatusOr<Page<JobRecord>> ListJobs(const std::string& tenant,
+                                           std::optional<JobState> state, int page_size,
+                                           const std::string& page_token);
+  // Queued → cancelled at once (event appended); running → cancel_requested
+  // set (the worker stops and marks it cancelled); terminal →
+  // FAILED_PRECONDITION. Returns the job after the change.
+  absl::StatusOr<JobRecord> CancelJob(const std::string& tenant, const std::string& job_id);
+  // Events with sequence > after_sequence, oldest first, at most `limit`.
+  absl::StatusOr<std::vector<JobEventRecord>> ListJobEvents(const std::string& tenant,
+                                                            const std::string& job_id,
+                                                            int64_t after_sequence, int limit);
+  // NOT_FOUND unless the job succeeded and stored this artifact.
+  absl::StatusOr<ArtifactRecord> GetArtifact(const std::string& tenant, const std::string& job_id,
+                                             ArtifactKind kind);
+
+ private:
+  ConnectionPool* pool_;
+};
+
+}  // namespace prune::db

@@ -1,0 +1,99 @@
+// Plain rows of the prune-service metadata tables, shared by the server and
+// the worker. No libpq types leak out of common/db.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace prune::db {
+
+struct ModelRecord {
+  std::string id;  // uuid text
+  std::string tenant;
+  std::string display_name;
+  std::vector<int64_t> input_shape;
+  int64_t size_bytes = 0;
+  std::string sha256;  // blob key
+  absl::Time created_at;
+};
+
+struct DatasetRecord {
+  std::string id;
+  std::string tenant;
+  std::string display_name;
+  int64_t size_bytes = 0;
+  std::string sha256;
+  absl::Time created_at;
+};
+
+enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+
+// "queued", "running", "succeeded", "failed", "cancelled" — the SQL spelling.
+const char* JobStateName(JobState state);
+std::optional<JobState> ParseJobState(const std::string& name);
+bool IsTerminal(JobState state);
+
+// What a client asked for; stored as jsonb `spec` plus indexed columns.
+struct JobParameters {
+  std::string model_id;
+  std::string dataset_id;  // empty: no dataset
+  std::string strategy = "uniform";
+  std::string target_kind = "flops";
+  double target_ratio = 0.5;
+  int32_t finetune_epochs = 0;
+  double finetune_lr = 0.0;  // 0: engine default
+  uint64_t seed = 0;
+  int32_t priority = 100;
+  int32_t max_attempts = 3;
+};
+
+struct JobRecord {
+  std::string id;
+  std::string tenant;
+  JobParameters params;
+  std::string request_id;  // empty when none given
+  JobState state = JobState::kQueued;
+  int32_t attempt = 0;
+  double progress = 0.0;
+  std::string stage;
+  std::string error;         // human readable
+  std::string error_reason;  // e.g. MODEL_LOAD_FAILED
+  std::string report_json;   // set when SUCCEEDED
+  bool cancel_requested = false;
+  absl::Time created_at;
+  std::optional<absl::Time> started_at;
+  std::optional<absl::Time> finished_at;
+  std::string lease_owner;
+  std::optional<absl::Time> lease_expires_at;
+};
+
+struct JobEventRecord {
+  int64_t sequence = 0;  // 1, 2, ... per job
+  absl::Time time;
+  JobState state = JobState::kQueued;
+  double progress = 0.0;
+  std::string stage;
+  std::string message;
+};
+
+enum class ArtifactKind { kPrunedModel, kReport };
+const char* ArtifactKindName(ArtifactKind kind);  // "pruned_model", "report"
+
+struct ArtifactRecord {
+  ArtifactKind kind = ArtifactKind::kPrunedModel;
+  std::string sha256;
+  int64_t size_bytes = 0;
+};
+
+// One page of a List call. next_page_token is empty on the last page.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_page_token;
+};
+
+}  // namespace prune::db

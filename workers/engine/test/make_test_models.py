@@ -1,0 +1,136 @@
+"""Writes the engine test models and datasets into a directory.
+
+Usage: make_test_models.py OUT_DIR [--no-resnet]
+
+Nothing here is checked into git: every artefact is regenerated at test time.
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class PlainCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResidualCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(Block(16, 16, 1))
+        self.layer2 = nn.Sequential(Block(16, 32, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer2(self.layer1(x))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+def randomize_bn(model):
+    # Non-trivial running statistics so that BN surgery mistakes show up.
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+
+
+def save_scripted(model, path):
+    model.eval()
+    torch.jit.script(model).save(path)
+
+
+def main():
+    out = sys.argv[1]
+    with_resnet = "--no-resnet" not in sys.argv
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+
+    plain = PlainCnn()
+    randomize_bn(plain)
+    save_scripted(plain, os.path.join(out, "plain_cnn.pt"))
+    residual = ResidualCnn()
+    randomize_bn(residual)
+    save_scripted(residual, os.path.join(out, "residual_cnn.pt"))
+
+    # Dataset: half of the labels agree with the plain model's predictions so
+    # that accuracy is far from chance and a wrong evaluation shows.
+    n = 50
+    inputs = torch.randn(n, 1, 28, 28)
+    with torch.no_grad():
+        predicted = plain(inputs).argmax(1)
+    targets = torch.randint(0, 10, (n,))
+    targets[::2] = predicted[::2]
+    torch.save({"inputs": inputs, "targets": targets}, os.path.join(out, "dataset.pt"))
+
+    # Evaluation split convention: last 20% (see workers/engine/README.md).
+    first_eval = n - (n - (n * 8) // 10)
+    eval_x, eval_y = inputs[first_eval:], targets[first_eval:]
+    loaded = torch.jit.load(os.path.join(out, "plain_cnn.pt"))
+    with torch.no_grad():
+        correct = int((loaded(eval_x).argmax(1) == eval_y).sum())
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"plain_cnn_eval_correct": correct, "eval_count": len(eval_y),
+                   "plain_cnn_top1": correct / len(eval_y)}, f)
+
+    torch.save({"inputs": torch.randn(8, 3, 32, 32), "targets": torch.zeros(8, dtype=torch.long)},
+               os.path.join(out, "dataset_bad_shape.pt"))
+    torch.save({"inputs": torch.randn(8, 1, 28, 28), "labels": torch.zeros(8, dtype=torch.long)},
+               os.path.join(out, "dataset_bad_keys.pt"))
+    with open(os.path.join(out, "not_a_model.pt"), "w") as f:
+        f.write("this is not a TorchScript archive\n")
+
+    if with_resnet:
+        import torchvision
+        resnet = torchvision.models.resnet18(num_classes=10)
+        randomize_bn(resnet)
+        save_scripted(resnet, os.path.join(out, "resnet18.pt"))
+
+
+if __name__ == "__main__":
+    main()
