@@ -111,8 +111,11 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    # (expand t, out channels c, repeats n, first stride s)
-    CONFIG = [(1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 2, 2), (4, 64, 2, 1)]
+    # (expand t, out channels c, repeats n, first stride s). The first (t=1) block does
+    # the 28->14 downsample so that no expanded feature map lives at 28x28: depthwise
+    # conv backward is slow on CPU and the original layout was ~3.4x slower than the
+    # ResNet per step.
+    CONFIG = [(1, 16, 1, 2), (4, 24, 2, 1), (4, 32, 2, 2), (4, 64, 2, 1)]
 
     def __init__(self, num_classes: int = 10, in_ch: int = 1, stem: int = 16, last: int = 128):
         super().__init__()
@@ -141,7 +144,7 @@ class MobileNetV2(nn.Module):
 # Per-arch recipe. Tuned on 2 shared CPU cores; see docs/DATASETS.md for measurements.
 RECIPES = {
     "resnet": dict(epochs=6, batch_size=128, max_lr=0.1, weight_decay=5e-4),
-    "mobilenetv2": dict(epochs=8, batch_size=128, max_lr=0.1, weight_decay=4e-5),
+    "mobilenetv2": dict(epochs=6, batch_size=128, max_lr=0.1, weight_decay=4e-5),
 }
 
 
@@ -201,6 +204,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed:
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25,
         div_factor=10.0, final_div_factor=100.0)
+    model.to(memory_format=torch.channels_last)
     train_seconds = 0.0
     for epoch in range(epochs):
         model.train()
@@ -216,6 +220,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed:
             xb = x[idx]
             f = flip[idx]
             xb[f] = xb[f].flip(3)
+            # NHWC is ~30% faster than NCHW for these small convs on CPU (measured).
+            xb = xb.contiguous(memory_format=torch.channels_last)
             yb = y[idx]
             out = model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=0.05)
@@ -233,6 +239,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed:
         if x_test is not None:
             msg += f"  test acc {evaluate(model, x_test, y_test):.4f}"
         print(msg, flush=True)
+    model.to(memory_format=torch.contiguous_format)  # ship plain NCHW weights
     return train_seconds
 
 

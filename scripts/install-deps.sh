@@ -29,6 +29,15 @@ packages=(
   prometheus
 )
 
+# Deployment checks (tests/deploy): kubectl for `kubectl kustomize`, node/npm
+# for the Kubernetes schema packages. Machines that already have these tools
+# from other sources (e.g. a vendor kubectl or NodeSource node) keep them:
+# Debian's packages would conflict with those.
+packages+=(yamllint)
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

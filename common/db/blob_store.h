@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace prune::db {
 
@@ -48,6 +49,9 @@ class BlobStore {
                     const std::function<bool(std::string_view)>& on_chunk);
   absl::Status ReadToFile(const std::string& sha256, const std::string& path);
   absl::StatusOr<int64_t> Size(const std::string& sha256);
+  // Deletes the staged chunks of uploads begun before `started_before` that
+  // never committed (their process died). Returns how many were removed.
+  absl::StatusOr<int> PurgeStaleUploads(absl::Time started_before);
 
  private:
   ConnectionPool* pool_;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 namespace prune::db {
 
 class ConnectionPool;
+class Connection;
 
 struct ClaimedJob {
   JobRecord job;  // state running, attempt already incremented
@@ -39,6 +42,7 @@ struct HeartbeatResult {
 class JobQueue {
  public:
   explicit JobQueue(ConnectionPool* pool);
+  ~JobQueue();
 
   // Claims the next runnable job (queued, scheduled_at <= now) ordered by
   // priority, scheduled_at, id with FOR UPDATE SKIP LOCKED. nullopt when
@@ -51,6 +55,10 @@ class JobQueue {
   // Updates progress/stage and appends an event. ABORTED when the lease is lost.
   absl::Status ReportProgress(const LeaseToken& lease, double progress, const std::string& stage,
                               const std::string& message, absl::Time now);
+  // Records the blob holding the search state so that the next attempt
+  // resumes from it (ClaimedJob.job.checkpoint_sha256). ABORTED when the
+  // lease is lost; FAILED_PRECONDITION when the blob is not stored.
+  absl::Status SaveCheckpoint(const LeaseToken& lease, const std::string& sha256, absl::Time now);
   // running → succeeded with report and artifacts (blobs already stored).
   absl::Status Complete(const LeaseToken& lease, const std::string& report_json,
                         const std::vector<ArtifactRecord>& artifacts, absl::Time now);
@@ -73,6 +81,10 @@ class JobQueue {
 
  private:
   ConnectionPool* pool_;
+  // WaitForWork's own connection: it stays LISTENing between calls so that
+  // no notification is missed while the worker is busy.
+  std::mutex listen_mu_;
+  std::unique_ptr<Connection> listener_;
 };
 
 }  // namespace prune::db

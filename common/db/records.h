@@ -69,6 +69,7 @@ struct JobRecord {
   std::optional<absl::Time> finished_at;
   std::string lease_owner;
   std::optional<absl::Time> lease_expires_at;
+  std::string checkpoint_sha256;  // blob of saved search state; empty: start fresh
 };
 
 struct JobEventRecord {

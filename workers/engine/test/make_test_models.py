@@ -29,6 +29,15 @@ class PlainCnn(nn.Module):
         return self.fc(x)
 
 
+class ViewCnn(PlainCnn):
+    """Hard-codes the channel count in a view: conv2's channels must stay fixed."""
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        return self.fc(x.view(-1, 32 * 7 * 7))
+
+
 class Block(nn.Module):
     def __init__(self, cin, cout, stride):
         super().__init__()
@@ -94,6 +103,7 @@ def main():
     plain = PlainCnn()
     randomize_bn(plain)
     save_scripted(plain, os.path.join(out, "plain_cnn.pt"))
+    save_scripted(ViewCnn(), os.path.join(out, "view_cnn.pt"))
     residual = ResidualCnn()
     randomize_bn(residual)
     save_scripted(residual, os.path.join(out, "residual_cnn.pt"))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# CPU latency speedup of torchvision ResNet-18 / MobileNetV2 (1000 classes,
+# 224x224) pruned to 50% MACs by prune-engine, at batch 32 and batch 1.
+# Efficiency = speedup / (original MACs / pruned MACs).
+#
+# usage: bench/engine/engine_speedup.sh [BUILD_DIR (default build-engine)] [STRATEGY (uniform)]
+set -euo pipefail
+BUILD=${1:-build-engine}
+STRATEGY=${2:-uniform}
+PY=${PRUNE_PYTHON:-/usr/bin/python3}
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+"$PY" - "$WORK" <<'PY'
+import sys, warnings, torch, torchvision
+warnings.simplefilter("ignore")
+for name in ("resnet18", "mobilenet_v2"):
+    m = getattr(torchvision.models, name)(num_classes=1000).eval()
+    torch.jit.script(m).save(f"{sys.argv[1]}/{name}.pt")
+PY
+printf "| model | strategy | batch | MACs ratio | latency before (ms) | latency after (ms) | speedup | speedup / MACs reduction |\n"
+printf "|---|---|---|---|---|---|---|---|\n"
+for model in resnet18 mobilenet_v2; do
+  for batch in 32 1; do
+    runs=$([ "$batch" = 1 ] && echo 50 || echo 10)
+    LD_PRELOAD=$JEMALLOC "$BUILD/prune-engine" prune --model "$WORK/$model.pt" \
+      --input-shape 1,3,224,224 --strategy "$STRATEGY" --target flops=0.5 \
+      --latency-batch-size "$batch" --latency-runs "$runs" --device cpu \
+      -o "$WORK/$model.pruned.pt" --report "$WORK/$model.$batch.json" 2>/dev/null
+    "$PY" - "$WORK/$model.$batch.json" "$model" "$batch" "$STRATEGY" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+red = r["before"]["macs"] / r["after"]["macs"]
+s = r["latency_speedup"]
+print(f"| {sys.argv[2]} | {sys.argv[4]} | {sys.argv[3]} | {r['macs_ratio']:.3f} | "
+      f"{r['before']['latency_ms']:.1f} | {r['after']['latency_ms']:.1f} | {s:.2f}x | {s / red:.2f} |")
+PY
+  done
+done

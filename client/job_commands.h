@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "command_context.h"
+#include "prune/v1/resources.pb.h"
+
+namespace prune::client {
+
+struct JobCreateArgs {
+  std::string model;
+  std::string dataset;
+  std::string strategy = "uniform";
+  std::string target;
+  int32_t finetune_epochs = 0;
+  double finetune_lr = 0;
+  uint64_t seed = 0;
+  int32_t priority = 100;
+  // Empty: a fresh random UUID for this invocation.
+  std::string request_id;
+  bool wait = false;
+};
+
+// Creates the job (retrying UNAVAILABLE with the same request_id) and prints
+// its name; with `wait`, watches it and returns the exit code of its end.
+int RunJobCreate(CommandContext& context, const JobCreateArgs& args);
+
+// Prints every event until the job ends; returns the exit code of its end.
+int RunJobWatch(CommandContext& context, const std::string& job);
+
+// kExitOk for SUCCEEDED, kExitJobFailed, kExitJobCancelled.
+int ExitCodeForState(prune::v1::Job::State state);
+
+// `prunectl job create|get|list|watch|cancel|download`; the chosen command
+// stores its exit code in `exit_code`.
+void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code);
+
+}  // namespace prune::client

@@ -1,0 +1,279 @@
+#include "common/db/blob_store.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/db/connection.h"
+#include "common/db/connection_pool.h"
+
+namespace prune::db {
+namespace {
+
+struct EvpMdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+// Incremental sha256 so that the digest never needs the whole blob.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+  void Update(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
+  std::string HexDigest() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx_.get(), digest, &length);
+    // Debian's absl::string_view is not std::string_view.
+    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter> ctx_;
+};
+
+bool IsSha256Hex(const std::string& text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// Stages chunks under an upload id; nothing is visible as a blob until
+// Commit inserts the `blobs` row. With an empty upload id the blob already
+// exists: the bytes are only hashed and checked, never stored twice.
+class PostgresBlobWriter : public BlobWriter {
+ public:
+  PostgresBlobWriter(ConnectionPool* pool, int64_t expected_size, std::string expected_sha256,
+                     std::string upload_id)
+      : pool_(pool),
+        expected_size_(expected_size),
+        expected_sha256_(std::move(expected_sha256)),
+        upload_id_(std::move(upload_id)) {}
+
+  ~PostgresBlobWriter() override {
+    if (!finished_) (void)Discard();
+  }
+
+  absl::Status Append(std::string_view data) override {
+    if (finished_) return absl::FailedPreconditionError("blob writer already finished");
+    if (bytes_written_ + static_cast<int64_t>(data.size()) > expected_size_) {
+      (void)Discard();
+      return absl::InvalidArgumentError(
+          absl::StrCat("SIZE_MISMATCH: more than the announced ", expected_size_, " bytes"));
+    }
+    sha_.Update(data);
+    bytes_written_ += static_cast<int64_t>(data.size());
+    while (!data.empty()) {
+      const size_t take =
+          std::min(data.size(), static_cast<size_t>(BlobStore::kBlobChunkBytes) - buffer_.size());
+      buffer_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (static_cast<int64_t>(buffer_.size()) == BlobStore::kBlobChunkBytes) {
+        if (absl::Status flushed = Flush(); !flushed.ok()) return flushed;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t bytes_written() const override { return bytes_written_; }
+
+  absl::Status Commit() override {
+    if (finished_) return absl::FailedPreconditionError("blob writer already finished");
+    if (bytes_written_ != expected_size_) {
+      (void)Discard();
+      return absl::InvalidArgumentError(absl::StrCat("SIZE_MISMATCH: received ", bytes_written_,
+                                                     " bytes, expected ", expected_size_));
+    }
+    const std::string actual = sha_.HexDigest();
+    if (actual != expected_sha256_) {
+      (void)Discard();
+      return absl::InvalidArgumentError(
+          absl::StrCat("SHA256_MISMATCH: received ", actual, ", expected ", expected_sha256_));
+    }
+    if (upload_id_.empty()) {
+      finished_ = true;
+      return absl::OkStatus();
+    }
+    if (absl::Status flushed = Flush(); !flushed.ok()) return flushed;
+    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    // One statement publishes the blob; when the same content is already
+    // stored (or a concurrent upload won), our staged copy is dropped.
+    absl::StatusOr<Result> published = (*conn)->Exec(
+        "WITH published AS ("
+        "  INSERT INTO blobs (sha256, upload_id, size_bytes, chunk_count)"
+        "  VALUES ($1, $2::uuid, $3::bigint, $4::integer)"
+        "  ON CONFLICT (sha256) DO NOTHING RETURNING 1)"
+        "DELETE FROM blob_uploads WHERE id = $2::uuid AND NOT EXISTS (SELECT 1 FROM published)",
+        {expected_sha256_, upload_id_, bytes_written_, next_seq_});
+    if (!published.ok()) return published.status();
+    finished_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Flush() {
+    if (upload_id_.empty()) buffer_.clear();
+    if (buffer_.empty()) return absl::OkStatus();
+    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> inserted = (*conn)->Exec(
+        "INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1::uuid, $2::integer, $3)",
+        {upload_id_, next_seq_, Param::Binary(buffer_)});
+    if (!inserted.ok()) return inserted.status();
+    ++next_seq_;
+    buffer_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Discard() {
+    finished_ = true;
+    buffer_.clear();
+    if (upload_id_.empty()) return absl::OkStatus();
+    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();  // PurgeStaleUploads cleans up later
+    return (*conn)->Exec("DELETE FROM blob_uploads WHERE id = $1::uuid", {upload_id_}).status();
+  }
+
+  ConnectionPool* pool_;
+  const int64_t expected_size_;
+  const std::string expected_sha256_;
+  const std::string upload_id_;
+  Sha256 sha_;
+  std::string buffer_;  // < kBlobChunkBytes pending bytes
+  int64_t bytes_written_ = 0;
+  int32_t next_seq_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+BlobStore::BlobStore(ConnectionPool* pool) : pool_(pool) {}
+
+absl::StatusOr<std::unique_ptr<BlobWriter>> BlobStore::Begin(int64_t expected_size,
+                                                             std::string expected_sha256) {
+  if (expected_size < 0) return absl::InvalidArgumentError("blob size must be >= 0");
+  if (!IsSha256Hex(expected_sha256)) {
+    return absl::InvalidArgumentError("sha256 must be 64 lower-case hex digits");
+  }
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> existing =
+      (*conn)->Exec("SELECT size_bytes FROM blobs WHERE sha256 = $1", {expected_sha256});
+  if (!existing.ok()) return existing.status();
+  if (existing->rows() > 0 && existing->Int64(0, 0) == expected_size) {
+    return std::unique_ptr<BlobWriter>(
+        new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), ""));
+  }
+  absl::StatusOr<Result> upload = (*conn)->Exec(
+      "INSERT INTO blob_uploads (expected_sha256, expected_size) VALUES ($1, $2::bigint)"
+      " RETURNING id",
+      {expected_sha256, expected_size});
+  if (!upload.ok()) return upload.status();
+  return std::unique_ptr<BlobWriter>(
+      new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0)));
+}
+
+absl::StatusOr<std::string> BlobStore::PutFile(const std::string& path) {
+  // Two passes (hash, then upload) so the writer can verify like any upload.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::vector<char> buffer(kBlobChunkBytes);
+  Sha256 sha;
+  int64_t size = 0;
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    sha.Update(std::string_view(buffer.data(), in.gcount()));
+    size += in.gcount();
+  }
+  const std::string digest = sha.HexDigest();
+  absl::StatusOr<std::unique_ptr<BlobWriter>> writer = Begin(size, digest);
+  if (!writer.ok()) return writer.status();
+  in.clear();
+  in.seekg(0);
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    if (absl::Status appended = (*writer)->Append(std::string_view(buffer.data(), in.gcount()));
+        !appended.ok()) {
+      return appended;
+    }
+  }
+  if (absl::Status committed = (*writer)->Commit(); !committed.ok()) {
+    // The file changed while we read it.
+    return committed;
+  }
+  return digest;
+}
+
+absl::Status BlobStore::Read(const std::string& sha256,
+                             const std::function<bool(std::string_view)>& on_chunk) {
+  std::string upload_id;
+  int32_t chunk_count = 0;
+  {
+    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> blob =
+        (*conn)->Exec("SELECT upload_id, chunk_count FROM blobs WHERE sha256 = $1", {sha256});
+    if (!blob.ok()) return blob.status();
+    if (blob->rows() == 0) return absl::NotFoundError(absl::StrCat("BLOB_NOT_FOUND: ", sha256));
+    upload_id = blob->Text(0, 0);
+    chunk_count = static_cast<int32_t>(blob->Int64(0, 1));
+  }
+  // One chunk per query, and no connection held while the consumer works
+  // (it may be a slow network stream): memory and pool use stay bounded.
+  for (int32_t seq = 0; seq < chunk_count; ++seq) {
+    std::string chunk;
+    {
+      absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+      if (!conn.ok()) return conn.status();
+      absl::StatusOr<Result> row = (*conn)->ExecBinary(
+          "SELECT data FROM blob_chunks WHERE upload_id = $1::uuid AND seq = $2::integer",
+          {upload_id, seq});
+      if (!row.ok()) return row.status();
+      if (row->rows() == 0) {
+        return absl::DataLossError(absl::StrCat("blob ", sha256, " lacks chunk ", seq));
+      }
+      chunk = row->Text(0, 0);
+    }
+    if (!on_chunk(chunk)) return absl::CancelledError("blob read stopped by the consumer");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlobStore::ReadToFile(const std::string& sha256, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  absl::Status read = Read(sha256, [&out](std::string_view chunk) {
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    return static_cast<bool>(out);
+  });
+  out.close();
+  if (read.ok() && !out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  if (absl::IsCancelled(read)) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return read;
+}
+
+absl::StatusOr<int64_t> BlobStore::Size(const std::string& sha256) {
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> blob =
+      (*conn)->Exec("SELECT size_bytes FROM blobs WHERE sha256 = $1", {sha256});
+  if (!blob.ok()) return blob.status();
+  if (blob->rows() == 0) return absl::NotFoundError(absl::StrCat("BLOB_NOT_FOUND: ", sha256));
+  return blob->Int64(0, 0);
+}
+
+absl::StatusOr<int> BlobStore::PurgeStaleUploads(absl::Time started_before) {
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> purged = (*conn)->Exec(
+      "DELETE FROM blob_uploads u WHERE u.created_at < $1::timestamptz"
+      " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.upload_id = u.id)",
+      {Param::Time(started_before)});
+  if (!purged.ok()) return purged.status();
+  return static_cast<int>(purged->affected_rows());
+}
+
+}  // namespace prune::db

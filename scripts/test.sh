@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test with ctest. Tests that
+# need PostgreSQL start private clusters themselves (scripts/pg.sh), so
+# nothing else has to be running. Extra arguments go to ctest (e.g. -L unit).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${PRUNE_BUILD_DIR:-$root/build}
+
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh"
+
+# The CPU set-up of DESIGN.md section 3 also makes the engine tests faster.
+export LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2${LD_PRELOAD:+:$LD_PRELOAD}
+cd "$build"
+ctest --output-on-failure --timeout 900 -j 2 "$@"

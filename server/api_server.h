@@ -1,0 +1,48 @@
+// The gRPC server of pruned: PruneService, grpc.health.v1.Health and server
+// reflection on one port.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/prune_service.h"
+
+namespace prune::server {
+
+struct ApiServerOptions {
+  std::string listen_address = "0.0.0.0:50051";  // port 0 picks a free port
+  PruneServiceOptions service;
+};
+
+class ApiServer {
+ public:
+  // Starts serving. The pointers must outlive the server.
+  static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options,
+                                                          db::MetadataStore* store,
+                                                          db::BlobStore* blobs,
+                                                          const Authenticator* authenticator);
+  ~ApiServer();
+
+  int port() const { return port_; }
+  // Health turns NOT_SERVING and watch streams end; other calls are still
+  // served, so load balancers can notice before the port closes.
+  void StartDraining();
+  // Drains, stops accepting calls and cancels those still running after
+  // `grace`. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  ApiServer(std::unique_ptr<PruneServiceImpl> service) : service_(std::move(service)) {}
+
+  std::unique_ptr<PruneServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool draining_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace prune::server

@@ -1,0 +1,89 @@
+#include "server/job_spec_validation.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "server/proto_conversion.h"
+
+namespace prune::server {
+
+absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
+  ValidatedJobSpec spec;
+  if (job.model().empty()) {
+    return absl::InvalidArgumentError(
+        "MODEL_REQUIRED: job.model must name a model (resource name, id or display name)");
+  }
+  spec.model_ref = job.model();
+  spec.dataset_ref = job.dataset();
+  db::JobParameters& params = spec.params;
+
+  const double ratio = job.target().ratio();
+  if (!(ratio > 0.0 && ratio < 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TARGET_OUT_OF_RANGE: target.ratio is the fraction of the cost to keep and must lie "
+        "strictly between 0 and 1 (0.5 halves the FLOPs), got ",
+        ratio));
+  }
+  params.target_ratio = ratio;
+
+  switch (job.target().kind()) {
+    case v1::Target::KIND_UNSPECIFIED:
+      params.target_kind = TargetKindName(v1::Target::FLOPS);
+      break;
+    case v1::Target::FLOPS:
+    case v1::Target::PARAMS:
+      params.target_kind = TargetKindName(job.target().kind());
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("TARGET_KIND_INVALID: unknown target.kind ",
+                                                     job.target().kind(), "; use FLOPS or PARAMS"));
+  }
+
+  switch (job.strategy()) {
+    case v1::STRATEGY_UNSPECIFIED:
+    case v1::UNIFORM:
+      params.strategy = StrategyName(v1::UNIFORM);
+      break;
+    default: {
+      const std::string& name = v1::Strategy_Name(job.strategy());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "STRATEGY_NOT_SUPPORTED: strategy ", name.empty() ? absl::StrCat(job.strategy()) : name,
+          " is not served by the workers yet; only UNIFORM is available"));
+    }
+  }
+
+  const int32_t epochs = job.finetune().epochs();
+  if (epochs < 0 || epochs > kMaxFinetuneEpochs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FINETUNE_EPOCHS_OUT_OF_RANGE: finetune.epochs must be in [0, ",
+                     kMaxFinetuneEpochs, "], got ", epochs));
+  }
+  params.finetune_epochs = epochs;
+  const double lr = job.finetune().learning_rate();
+  if (!std::isfinite(lr) || lr < 0.0 || lr > 10.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FINETUNE_LEARNING_RATE_INVALID: finetune.learning_rate must be in [0, 10] "
+                     "(0 = default 0.01), got ",
+                     lr));
+  }
+  params.finetune_lr = lr;
+
+  if (job.priority() < 0 || job.priority() > kMaxPriority) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PRIORITY_OUT_OF_RANGE: priority must be in [0, ", kMaxPriority,
+                     "] (0 = default ", kDefaultPriority, "), got ", job.priority()));
+  }
+  params.priority = job.priority() == 0 ? kDefaultPriority : job.priority();
+  params.seed = job.seed();
+  return spec;
+}
+
+absl::Status ValidateRequestId(const std::string& request_id) {
+  if (request_id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "REQUEST_ID_INVALID: request_id must be at most ", kMaxRequestIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace prune::server

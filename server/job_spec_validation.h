@@ -1,0 +1,34 @@
+// Checks the caller-set fields of a CreateJob request before anything touches
+// the database. Pure: model and dataset references are resolved afterwards.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/db/records.h"
+#include "prune/v1/resources.pb.h"
+
+namespace prune::server {
+
+inline constexpr int32_t kDefaultPriority = 100;
+inline constexpr int32_t kMaxPriority = 1000;
+inline constexpr int32_t kMaxFinetuneEpochs = 100;
+inline constexpr size_t kMaxRequestIdBytes = 128;
+
+struct ValidatedJobSpec {
+  std::string model_ref;    // resource name, id or display name
+  std::string dataset_ref;  // empty: no dataset
+  // Everything but model_id / dataset_id, defaults applied.
+  db::JobParameters params;
+};
+
+// INVALID_ARGUMENT with reasons MODEL_REQUIRED, TARGET_OUT_OF_RANGE,
+// TARGET_KIND_INVALID, STRATEGY_NOT_SUPPORTED, FINETUNE_EPOCHS_OUT_OF_RANGE,
+// FINETUNE_LEARNING_RATE_INVALID, PRIORITY_OUT_OF_RANGE.
+absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job);
+
+// INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes.
+absl::Status ValidateRequestId(const std::string& request_id);
+
+}  // namespace prune::server

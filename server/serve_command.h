@@ -1,0 +1,58 @@
+// The `serve` and `migrate` subcommands of pruned.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace prune::server {
+
+struct DatabaseOptions {
+  // Empty: start the embedded local cluster with `pg_helper` in `data_dir`.
+  std::string database_url;
+  std::string pg_helper;
+  std::string data_dir = ".pgdata";
+  int pool_size = 16;
+};
+
+struct ServeOptions {
+  DatabaseOptions database;
+  std::string listen_address = "0.0.0.0:50051";
+  std::string token;  // empty: no authentication, single tenant "default"
+  int64_t max_upload_bytes = int64_t{2} << 30;
+  absl::Duration drain_delay = absl::Seconds(1);
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // Prometheus /metrics (and /healthz) listen address: "host:port", ":port"
+  // (all interfaces) or "off"/"" (no metrics endpoint). Port 0 picks a free
+  // port; the log line "metrics listening on HOST:PORT" names it.
+  std::string metrics_address = ":9090";
+  // When false (the built-in default address is used) a port that cannot be
+  // bound only logs a warning; an address given by flag or environment must
+  // be bound or pruned exits.
+  bool metrics_address_required = false;
+};
+
+// True when `address` ("off", "none" or empty, any case) turns metrics off.
+bool MetricsDisabled(const std::string& address);
+
+// "host:port" for the log line of a metrics server listening on `port` that
+// was asked for `address` (empty host: 0.0.0.0).
+std::string MetricsListenHost(const std::string& address);
+
+// The default --pg-helper: scripts/pg.sh of the source tree pruned was built from.
+std::string DefaultPgHelper();
+
+// Runs `<pg_helper> start <data_dir>` and returns the URL it prints.
+absl::StatusOr<std::string> StartEmbeddedPostgres(const std::string& pg_helper,
+                                                  const std::string& data_dir);
+
+// Serves until SIGINT or SIGTERM. Returns the process exit code. SIGINT and
+// SIGTERM must be blocked in every thread before this is called.
+int RunServe(const ServeOptions& options);
+
+// Applies the database migrations and returns the exit code.
+int RunMigrate(const DatabaseOptions& options);
+
+}  // namespace prune::server

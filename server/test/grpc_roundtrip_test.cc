@@ -1,0 +1,610 @@
+// The real gRPC server in-process on 127.0.0.1 (port 0), a real channel over
+// loopback, a real PostgreSQL (fresh database for this binary). Workers are
+// played by the test through JobQueue.
+#include <openssl/evp.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/db/blob_store.h"
+#include "common/db/connection_pool.h"
+#include "common/db/job_queue.h"
+#include "common/db/metadata_store.h"
+#include "common/db/migrations.h"
+#include "prune/v1/service.grpc.pb.h"
+#include "server/api_server.h"
+#include "server/auth.h"
+#include "server/status_conversion.h"
+#include "server/test/test_database.h"
+#include "server/test/zip_builder.h"
+
+namespace prune::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), size));
+}
+
+// The database and stores shared by every test of this binary.
+struct Backend {
+  std::unique_ptr<testing::TestDatabase> database;
+  std::unique_ptr<db::ConnectionPool> pool;
+  std::unique_ptr<db::MetadataStore> store;
+  std::unique_ptr<db::BlobStore> blobs;
+  std::unique_ptr<db::JobQueue> queue;
+};
+
+Backend* backend = nullptr;
+
+class BackendEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<testing::TestDatabase>> database =
+        testing::TestDatabase::Create();
+    ASSERT_TRUE(database.ok()) << database.status();
+    backend = new Backend;
+    backend->database = std::move(*database);
+    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
+        db::ConnectionPool::Create(backend->database->url(), 16);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    backend->pool = std::move(*pool);
+    ASSERT_TRUE(db::ApplyMigrations(backend->pool.get()).ok());
+    backend->store = std::make_unique<db::MetadataStore>(backend->pool.get());
+    backend->blobs = std::make_unique<db::BlobStore>(backend->pool.get());
+    backend->queue = std::make_unique<db::JobQueue>(backend->pool.get());
+    ASSERT_TRUE(backend->store->EnsureTenant(kDefaultTenant).ok());
+  }
+  void TearDown() override {
+    if (backend == nullptr) return;
+    backend->pool.reset();  // close connections before the database is dropped
+    delete backend;
+    backend = nullptr;
+  }
+};
+
+const ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new BackendEnvironment);
+
+std::vector<int64_t> Shape() { return {1, 1, 28, 28}; }
+
+struct UploadOptions {
+  size_t chunk_bytes = 256 << 10;
+  std::string sha256;            // empty: the right one
+  int64_t size_bytes = -1;       // -1: the right one
+  size_t send_bytes = SIZE_MAX;  // stop sending after this many bytes
+  bool send_metadata = true;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(""); }
+
+  void TearDown() override {
+    // Whatever the test threw at it, the server still answers.
+    if (server_ != nullptr && !stopped_) {
+      grpc::ClientContext context;
+      Authorize(&context);
+      v1::ListModelsResponse response;
+      EXPECT_TRUE(stub_->ListModels(&context, v1::ListModelsRequest(), &response).ok());
+      EXPECT_EQ(HealthStatus(""), 1);
+    }
+    server_.reset();
+  }
+
+  void StartServer(const std::string& token, PruneServiceOptions service = {}) {
+    token_ = token;
+    authenticator_ = MakeAuthenticator(token);
+    ApiServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    service.watch_poll_interval = absl::Milliseconds(100);
+    options.service = service;
+    absl::StatusOr<std::unique_ptr<ApiServer>> server =
+        ApiServer::Start(options, backend->store.get(), backend->blobs.get(), authenticator_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::PruneService::NewStub(channel_);
+  }
+
+  void Authorize(grpc::ClientContext* context) const {
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  }
+
+  // grpc.health.v1.Health/Check through a generic call: 1 = SERVING,
+  // 2 = NOT_SERVING, -1 = the call failed.
+  int HealthStatus(const std::string& service) {
+    std::string request;
+    if (!service.empty()) {
+      request.push_back(0x0a);
+      request.push_back(static_cast<char>(service.size()));
+      request += service;
+    }
+    grpc::Slice slice(request);
+    grpc::ByteBuffer request_buffer(&slice, 1);
+    grpc::ByteBuffer response_buffer;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const grpc::Status status =
+        grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+            channel_.get(),
+            grpc::internal::RpcMethod("/grpc.health.v1.Health/Check",
+                                      grpc::internal::RpcMethod::NORMAL_RPC),
+            &context, request_buffer, &response_buffer);
+    if (!status.ok()) return -1;
+    std::vector<grpc::Slice> slices;
+    response_buffer.Dump(&slices);
+    std::string response;
+    for (const grpc::Slice& s : slices) {
+      response.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return response.size() == 2 && response[0] == 0x08 ? response[1] : 0;
+  }
+
+  grpc::Status UploadModel(const std::string& name, const std::string& bytes,
+                           const UploadOptions& upload = {}, v1::Model* model = nullptr) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::Model response;
+    std::unique_ptr<grpc::ClientWriter<v1::UploadModelRequest>> writer =
+        stub_->UploadModel(&context, &response);
+    if (upload.send_metadata) {
+      v1::UploadModelRequest request;
+      v1::UploadMetadata* metadata = request.mutable_metadata();
+      metadata->set_display_name(name);
+      for (int64_t dim : Shape()) metadata->add_input_shape(dim);
+      metadata->set_size_bytes(upload.size_bytes >= 0 ? upload.size_bytes
+                                                      : static_cast<int64_t>(bytes.size()));
+      metadata->set_sha256(upload.sha256.empty() ? Sha256Hex(bytes) : upload.sha256);
+      writer->Write(request);
+    }
+    const size_t end = std::min(bytes.size(), upload.send_bytes);
+    for (size_t at = 0; at < end; at += upload.chunk_bytes) {
+      v1::UploadModelRequest request;
+      request.mutable_chunk()->set_offset(static_cast<int64_t>(at));
+      request.mutable_chunk()->set_data(bytes.substr(at, std::min(upload.chunk_bytes, end - at)));
+      if (!writer->Write(request)) break;  // the server already answered
+    }
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (model != nullptr) *model = response;
+    return status;
+  }
+
+  v1::Model MustUploadModel(const std::string& name, size_t payload = 4096) {
+    v1::Model model;
+    const grpc::Status status =
+        UploadModel(name, testing::FakeTorchScriptArchive(payload), {}, &model);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return model;
+  }
+
+  grpc::Status CreateJob(const v1::Job& job, const std::string& request_id, v1::Job* out) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::CreateJobRequest request;
+    *request.mutable_job() = job;
+    request.set_request_id(request_id);
+    return stub_->CreateJob(&context, request, out);
+  }
+
+  v1::Job JobFor(const std::string& model, double ratio = 0.5) {
+    v1::Job job;
+    job.set_model(model);
+    job.mutable_target()->set_ratio(ratio);
+    return job;
+  }
+
+  std::string JobId(const v1::Job& job) { return job.name().substr(job.name().rfind('/') + 1); }
+
+  // Plays a worker: claims `job` (it must be the next runnable one), reports
+  // progress and completes it with a PRUNED_MODEL artifact.
+  void RunJobToSuccess(const v1::Job& job, const std::string& artifact) {
+    const absl::Time now = absl::Now();
+    absl::StatusOr<std::optional<db::ClaimedJob>> claimed =
+        backend->queue->Claim("test-worker", absl::Seconds(60), now);
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    ASSERT_TRUE(claimed->has_value());
+    ASSERT_EQ((*claimed)->job.id, JobId(job));
+    const db::LeaseToken lease{(*claimed)->job.id, "test-worker", (*claimed)->job.attempt};
+    ASSERT_TRUE(backend->queue->ReportProgress(lease, 0.5, "search", "halfway", absl::Now()).ok());
+    absl::StatusOr<std::unique_ptr<db::BlobWriter>> writer =
+        backend->blobs->Begin(artifact.size(), Sha256Hex(artifact));
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (size_t at = 0; at < artifact.size(); at += 300000) {
+      ASSERT_TRUE((*writer)->Append(std::string_view(artifact).substr(at, 300000)).ok());
+    }
+    ASSERT_TRUE((*writer)->Commit().ok());
+    db::ArtifactRecord record;
+    record.kind = db::ArtifactKind::kPrunedModel;
+    record.sha256 = Sha256Hex(artifact);
+    record.size_bytes = static_cast<int64_t>(artifact.size());
+    const absl::Status completed =
+        backend->queue->Complete(lease, R"({"flops_ratio": 0.5})", {record}, absl::Now());
+    ASSERT_TRUE(completed.ok()) << completed;
+  }
+
+  std::vector<v1::JobEvent> Watch(const std::string& job, int64_t after, grpc::Status* status) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WatchJobRequest request;
+    request.set_name(job);
+    request.set_after_sequence(after);
+    std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader = stub_->WatchJob(&context, request);
+    std::vector<v1::JobEvent> events;
+    v1::JobEvent event;
+    while (reader->Read(&event)) events.push_back(event);
+    *status = reader->Finish();
+    return events;
+  }
+
+  std::string token_;
+  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<ApiServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::PruneService::Stub> stub_;
+  bool stopped_ = false;
+};
+
+void ExpectError(const grpc::Status& status, grpc::StatusCode code, const std::string& reason) {
+  EXPECT_EQ(status.error_code(), code) << status.error_message();
+  EXPECT_THAT(status.error_message(), StartsWith(reason + ": "));
+}
+
+TEST_F(ServerTest, HealthIsServing) {
+  EXPECT_EQ(HealthStatus(""), 1);
+  EXPECT_EQ(HealthStatus("prune.v1.PruneService"), 1);
+}
+
+TEST_F(ServerTest, UploadModelInChunksThenGetItByEveryKindOfName) {
+  const std::string archive = testing::FakeTorchScriptArchive(3 << 20);
+  v1::Model model;
+  UploadOptions upload;
+  upload.chunk_bytes = 1 << 20;
+  ASSERT_TRUE(UploadModel("lenet", archive, upload, &model).ok());
+  EXPECT_THAT(model.name(), StartsWith("tenants/default/models/"));
+  EXPECT_EQ(model.display_name(), "lenet");
+  EXPECT_EQ(model.size_bytes(), static_cast<int64_t>(archive.size()));
+  EXPECT_EQ(model.sha256(), Sha256Hex(archive));
+  EXPECT_THAT(model.input_shape(), ::testing::ElementsAreArray(Shape()));
+  EXPECT_GT(model.create_time().seconds(), 0);
+
+  const std::string id = model.name().substr(model.name().rfind('/') + 1);
+  for (const std::string& reference : {model.name(), id, std::string("lenet")}) {
+    grpc::ClientContext context;
+    v1::GetModelRequest request;
+    request.set_name(reference);
+    v1::Model got;
+    ASSERT_TRUE(stub_->GetModel(&context, request, &got).ok()) << reference;
+    EXPECT_EQ(got.name(), model.name());
+  }
+  grpc::ClientContext context;
+  v1::GetModelRequest request;
+  request.set_name("tenants/someone-else/models/" + id);
+  v1::Model got;
+  ExpectError(stub_->GetModel(&context, request, &got), grpc::StatusCode::NOT_FOUND,
+              "MODEL_NOT_FOUND");
+}
+
+TEST_F(ServerTest, ListModelsPaginates) {
+  std::set<std::string> uploaded;
+  for (int i = 0; i < 5; ++i) uploaded.insert(MustUploadModel(absl::StrCat("paged-", i)).name());
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    v1::ListModelsRequest request;
+    request.set_page_size(2);
+    request.set_page_token(token);
+    v1::ListModelsResponse response;
+    ASSERT_TRUE(stub_->ListModels(&context, request, &response).ok());
+    EXPECT_LE(response.models_size(), 2);
+    for (const v1::Model& m : response.models()) EXPECT_TRUE(seen.insert(m.name()).second);
+    token = response.next_page_token();
+    ASSERT_LT(++pages, 100);
+  } while (!token.empty());
+  EXPECT_GE(pages, 3);
+  for (const std::string& name : uploaded) EXPECT_TRUE(seen.count(name)) << name;
+
+  grpc::ClientContext context;
+  v1::ListModelsRequest negative;
+  negative.set_page_size(-1);
+  v1::ListModelsResponse response;
+  ExpectError(stub_->ListModels(&context, negative, &response), grpc::StatusCode::INVALID_ARGUMENT,
+              "PAGE_SIZE_INVALID");
+}
+
+TEST_F(ServerTest, DuplicateDisplayNameIsAlreadyExists) {
+  MustUploadModel("twice");
+  const grpc::Status status = UploadModel("twice", testing::FakeTorchScriptArchive(100));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+}
+
+TEST_F(ServerTest, NonZipUploadIsNotTorchScript) {
+  const std::string pickle(300000, '\x80');
+  ExpectError(UploadModel("pickle", pickle), grpc::StatusCode::INVALID_ARGUMENT,
+              "MODEL_NOT_TORCHSCRIPT");
+  ExpectError(UploadModel("zip-no-code", testing::BuildZip({{"a/data.pkl", "x"}})),
+              grpc::StatusCode::INVALID_ARGUMENT, "MODEL_NOT_TORCHSCRIPT");
+}
+
+TEST_F(ServerTest, Sha256MismatchIsRejected) {
+  UploadOptions upload;
+  upload.sha256 = std::string(64, 'a');
+  ExpectError(UploadModel("bad-sha", testing::FakeTorchScriptArchive(600000), upload),
+              grpc::StatusCode::INVALID_ARGUMENT, "SHA256_MISMATCH");
+  // Nothing was created under that name.
+  MustUploadModel("bad-sha");
+}
+
+TEST_F(ServerTest, TruncatedUploadIsSizeMismatch) {
+  const std::string archive = testing::FakeTorchScriptArchive(1 << 20);
+  UploadOptions upload;
+  upload.send_bytes = archive.size() / 2;
+  ExpectError(UploadModel("truncated", archive, upload), grpc::StatusCode::INVALID_ARGUMENT,
+              "SIZE_MISMATCH");
+}
+
+TEST_F(ServerTest, UploadWithoutMetadataIsRejected) {
+  UploadOptions upload;
+  upload.send_metadata = false;
+  ExpectError(UploadModel("x", testing::FakeTorchScriptArchive(100), upload),
+              grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_METADATA_MISSING");
+}
+
+TEST_F(ServerTest, UploadLargerThanTheLimitIsRejectedUpFront) {
+  server_.reset();
+  PruneServiceOptions service;
+  service.max_upload_bytes = 1000;
+  StartServer("", service);
+  ExpectError(UploadModel("big", testing::FakeTorchScriptArchive(5000)),
+              grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_TOO_LARGE");
+}
+
+TEST_F(ServerTest, CreateJobValidatesAndResolvesTheModel) {
+  v1::Job job;
+  ExpectError(CreateJob(JobFor("no-such-model"), "", &job), grpc::StatusCode::NOT_FOUND,
+              "MODEL_NOT_FOUND");
+  MustUploadModel("for-jobs");
+  ExpectError(CreateJob(JobFor("for-jobs", 1.0), "", &job), grpc::StatusCode::INVALID_ARGUMENT,
+              "TARGET_OUT_OF_RANGE");
+  ExpectError(CreateJob(JobFor("for-jobs", 0.0), "", &job), grpc::StatusCode::INVALID_ARGUMENT,
+              "TARGET_OUT_OF_RANGE");
+  v1::Job amc = JobFor("for-jobs");
+  amc.set_strategy(v1::AMC);
+  ExpectError(CreateJob(amc, "", &job), grpc::StatusCode::INVALID_ARGUMENT,
+              "STRATEGY_NOT_SUPPORTED");
+  v1::Job with_dataset = JobFor("for-jobs");
+  with_dataset.set_dataset("no-such-dataset");
+  ExpectError(CreateJob(with_dataset, "", &job), grpc::StatusCode::NOT_FOUND, "DATASET_NOT_FOUND");
+
+  ASSERT_TRUE(CreateJob(JobFor("for-jobs", 0.3), "", &job).ok());
+  EXPECT_THAT(job.name(), StartsWith("tenants/default/jobs/"));
+  EXPECT_THAT(job.model(), StartsWith("tenants/default/models/"));
+  EXPECT_EQ(job.state(), v1::Job::QUEUED);
+  EXPECT_EQ(job.strategy(), v1::UNIFORM);
+  EXPECT_EQ(job.target().kind(), v1::Target::FLOPS);
+  EXPECT_DOUBLE_EQ(job.target().ratio(), 0.3);
+  EXPECT_EQ(job.priority(), 100);
+
+  grpc::ClientContext context;
+  v1::GetJobRequest get;
+  get.set_name(job.name());
+  v1::Job got;
+  ASSERT_TRUE(stub_->GetJob(&context, get, &got).ok());
+  EXPECT_EQ(got.name(), job.name());
+  grpc::ClientContext context2;
+  get.set_name("not-a-uuid");
+  ExpectError(stub_->GetJob(&context2, get, &got), grpc::StatusCode::NOT_FOUND, "JOB_NOT_FOUND");
+}
+
+TEST_F(ServerTest, RequestIdMakesCreateJobIdempotent) {
+  MustUploadModel("idempotent");
+  v1::Job first, second, other;
+  ASSERT_TRUE(CreateJob(JobFor("idempotent"), "req-1", &first).ok());
+  ASSERT_TRUE(CreateJob(JobFor("idempotent"), "req-1", &second).ok());
+  EXPECT_EQ(first.name(), second.name());
+  const grpc::Status reused = CreateJob(JobFor("idempotent", 0.25), "req-1", &other);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << reused.error_message();
+  EXPECT_THAT(reused.error_message(), HasSubstr("REQUEST_ID"));
+}
+
+TEST_F(ServerTest, CancelQueuedJobThenCancelAgain) {
+  MustUploadModel("to-cancel");
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(JobFor("to-cancel"), "", &job).ok());
+  v1::CancelJobRequest request;
+  request.set_name(job.name());
+  v1::Job cancelled;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->CancelJob(&context, request, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::Job::CANCELLED);
+  grpc::ClientContext again;
+  const grpc::Status status = stub_->CancelJob(&again, request, &cancelled);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_TRUE(HasReason(status.error_message()));
+
+  grpc::ClientContext list_context;
+  v1::ListJobsRequest list;
+  list.set_state(v1::Job::CANCELLED);
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(&list_context, list, &listed).ok());
+  bool found = false;
+  for (const v1::Job& j : listed.jobs()) {
+    EXPECT_EQ(j.state(), v1::Job::CANCELLED);
+    found = found || j.name() == job.name();
+  }
+  EXPECT_TRUE(found);
+
+  // A cancelled job's watch replays its events and ends.
+  grpc::Status watch_status;
+  std::vector<v1::JobEvent> events = Watch(job.name(), 0, &watch_status);
+  EXPECT_TRUE(watch_status.ok()) << watch_status.error_message();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::Job::CANCELLED);
+}
+
+TEST_F(ServerTest, WatchStreamsEventsUntilTheJobEndsThenDownloadArtifact) {
+  MustUploadModel("watched");
+  v1::Job spec = JobFor("watched");
+  spec.set_priority(1);  // ahead of every other queued job of this binary
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(spec, "", &job).ok());
+
+  grpc::Status watch_status;
+  std::vector<v1::JobEvent> events;
+  std::thread watcher([&] { events = Watch(job.name(), 0, &watch_status); });
+  absl::SleepFor(absl::Milliseconds(300));  // the watch is waiting for news
+  std::string artifact(2500000, '\0');
+  for (size_t i = 0; i < artifact.size(); ++i) artifact[i] = static_cast<char>(i * 7919 % 256);
+  RunJobToSuccess(job, artifact);
+  watcher.join();
+
+  ASSERT_TRUE(watch_status.ok()) << watch_status.error_message();
+  ASSERT_GE(events.size(), 3u);  // queued, running/progress, succeeded
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence(), i + 1);
+  EXPECT_EQ(events.front().state(), v1::Job::QUEUED);
+  EXPECT_EQ(events.back().state(), v1::Job::SUCCEEDED);
+
+  // Resuming after the next-to-last event returns only the last one.
+  std::vector<v1::JobEvent> rest = Watch(job.name(), events.size() - 1, &watch_status);
+  ASSERT_TRUE(watch_status.ok());
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].sequence(), static_cast<int64_t>(events.size()));
+
+  grpc::ClientContext context;
+  v1::DownloadArtifactRequest request;
+  request.set_job(job.name());
+  request.set_kind(v1::PRUNED_MODEL);
+  std::unique_ptr<grpc::ClientReader<v1::DownloadArtifactResponse>> reader =
+      stub_->DownloadArtifact(&context, request);
+  v1::DownloadArtifactResponse chunk;
+  std::string downloaded;
+  int64_t total = -1;
+  std::string sha;
+  while (reader->Read(&chunk)) {
+    if (downloaded.empty()) {
+      total = chunk.total_size_bytes();
+      sha = chunk.sha256();
+    }
+    EXPECT_EQ(chunk.offset(), static_cast<int64_t>(downloaded.size()));
+    EXPECT_LE(chunk.data().size(), 1u << 20);
+    downloaded += chunk.data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(total, static_cast<int64_t>(artifact.size()));
+  EXPECT_EQ(sha, Sha256Hex(artifact));
+  EXPECT_TRUE(downloaded == artifact);
+
+  grpc::ClientContext get_context;
+  v1::GetJobRequest get;
+  get.set_name(job.name());
+  v1::Job finished;
+  ASSERT_TRUE(stub_->GetJob(&get_context, get, &finished).ok());
+  EXPECT_EQ(finished.state(), v1::Job::SUCCEEDED);
+  EXPECT_THAT(finished.report_json(), HasSubstr("flops_ratio"));
+
+  grpc::ClientContext report_context;
+  request.set_kind(v1::REPORT);
+  reader = stub_->DownloadArtifact(&report_context, request);
+  while (reader->Read(&chunk)) {
+  }
+  ExpectError(reader->Finish(), grpc::StatusCode::NOT_FOUND, "ARTIFACT_NOT_FOUND");
+}
+
+TEST_F(ServerTest, DownloadOfAnUnfinishedJobIsFailedPrecondition) {
+  MustUploadModel("unfinished");
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(JobFor("unfinished"), "", &job).ok());
+  grpc::ClientContext context;
+  v1::DownloadArtifactRequest request;
+  request.set_job(job.name());
+  request.set_kind(v1::PRUNED_MODEL);
+  auto reader = stub_->DownloadArtifact(&context, request);
+  v1::DownloadArtifactResponse chunk;
+  EXPECT_FALSE(reader->Read(&chunk));
+  ExpectError(reader->Finish(), grpc::StatusCode::FAILED_PRECONDITION, "JOB_NOT_SUCCEEDED");
+}
+
+TEST_F(ServerTest, ShutdownEndsWatchStreamsAndTurnsHealthNotServing) {
+  MustUploadModel("drained");
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(JobFor("drained"), "", &job).ok());
+  grpc::Status watch_status;
+  std::thread watcher([&] { Watch(job.name(), 0, &watch_status); });
+  absl::SleepFor(absl::Milliseconds(300));
+  server_->StartDraining();
+  EXPECT_EQ(HealthStatus(""), 2);
+  const absl::Time start = absl::Now();
+  watcher.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ExpectError(watch_status, grpc::StatusCode::UNAVAILABLE, "SERVER_SHUTTING_DOWN");
+  server_->Shutdown(absl::Seconds(2));
+  stopped_ = true;
+}
+
+TEST_F(ServerTest, TokenIsRequiredWhenConfigured) {
+  server_.reset();
+  StartServer("s3cret");
+  EXPECT_EQ(HealthStatus(""), 1);  // health needs no token
+  for (const char* header : {"", "Bearer wrong", "s3cret"}) {
+    grpc::ClientContext context;
+    if (*header) context.AddMetadata("authorization", header);
+    v1::ListModelsResponse response;
+    ExpectError(stub_->ListModels(&context, v1::ListModelsRequest(), &response),
+                grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED");
+  }
+  grpc::ClientContext context;
+  Authorize(&context);
+  v1::ListModelsResponse response;
+  EXPECT_TRUE(stub_->ListModels(&context, v1::ListModelsRequest(), &response).ok());
+}
+
+TEST(ServerWithoutDatabase, UnreachableDatabaseIsUnavailableNotAHang) {
+  absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
+      db::ConnectionPool::Create("postgresql://postgres@127.0.0.1:1/prune?connect_timeout=2", 2);
+  ASSERT_TRUE(pool.ok());
+  db::MetadataStore store(pool->get());
+  db::BlobStore blobs(pool->get());
+  AllowAllAuthenticator authenticator;
+  ApiServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<ApiServer>> server =
+      ApiServer::Start(options, &store, &blobs, &authenticator);
+  ASSERT_TRUE(server.ok());
+  auto stub = v1::PruneService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::ListModelsResponse response;
+  const absl::Time start = absl::Now();
+  const grpc::Status status = stub->ListModels(&context, v1::ListModelsRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_TRUE(HasReason(status.error_message())) << status.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+}
+
+}  // namespace
+}  // namespace prune::server

@@ -1,0 +1,121 @@
+#include "server/job_spec_validation.h"
+
+#include <cmath>
+#include <limits>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace prune::server {
+namespace {
+
+using ::testing::StartsWith;
+
+v1::Job ValidJob() {
+  v1::Job job;
+  job.set_model("resnet");
+  job.mutable_target()->set_ratio(0.5);
+  return job;
+}
+
+void ExpectReason(const v1::Job& job, const std::string& reason) {
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), StartsWith(reason + ": "));
+}
+
+TEST(JobSpecValidation, AppliesDefaults) {
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(ValidJob());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->model_ref, "resnet");
+  EXPECT_EQ(spec->dataset_ref, "");
+  EXPECT_EQ(spec->params.strategy, "uniform");
+  EXPECT_EQ(spec->params.target_kind, "flops");
+  EXPECT_EQ(spec->params.target_ratio, 0.5);
+  EXPECT_EQ(spec->params.priority, kDefaultPriority);
+  EXPECT_EQ(spec->params.finetune_epochs, 0);
+}
+
+TEST(JobSpecValidation, KeepsExplicitSettings) {
+  v1::Job job = ValidJob();
+  job.set_dataset("fmnist");
+  job.mutable_target()->set_kind(v1::Target::PARAMS);
+  job.set_strategy(v1::UNIFORM);
+  job.mutable_finetune()->set_epochs(3);
+  job.mutable_finetune()->set_learning_rate(0.05);
+  job.set_seed(42);
+  job.set_priority(7);
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->dataset_ref, "fmnist");
+  EXPECT_EQ(spec->params.target_kind, "params");
+  EXPECT_EQ(spec->params.finetune_epochs, 3);
+  EXPECT_EQ(spec->params.finetune_lr, 0.05);
+  EXPECT_EQ(spec->params.seed, 42u);
+  EXPECT_EQ(spec->params.priority, 7);
+}
+
+TEST(JobSpecValidation, ModelIsRequired) {
+  v1::Job job = ValidJob();
+  job.clear_model();
+  ExpectReason(job, "MODEL_REQUIRED");
+}
+
+TEST(JobSpecValidation, TargetRatioMustLieStrictlyInsideZeroOne) {
+  for (double ratio :
+       {0.0, 1.0, -0.1, 1.5, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    v1::Job job = ValidJob();
+    job.mutable_target()->set_ratio(ratio);
+    ExpectReason(job, "TARGET_OUT_OF_RANGE");
+  }
+  v1::Job no_target = ValidJob();
+  no_target.clear_target();
+  ExpectReason(no_target, "TARGET_OUT_OF_RANGE");
+}
+
+TEST(JobSpecValidation, OnlyUniformIsServedForNow) {
+  for (v1::Strategy strategy : {v1::GLOBAL, v1::AMC, v1::METAPRUNING, v1::AUTOSLIM}) {
+    v1::Job job = ValidJob();
+    job.set_strategy(strategy);
+    ExpectReason(job, "STRATEGY_NOT_SUPPORTED");
+  }
+  v1::Job unknown = ValidJob();
+  unknown.set_strategy(static_cast<v1::Strategy>(99));
+  ExpectReason(unknown, "STRATEGY_NOT_SUPPORTED");
+}
+
+TEST(JobSpecValidation, UnknownTargetKind) {
+  v1::Job job = ValidJob();
+  job.mutable_target()->set_kind(static_cast<v1::Target::Kind>(42));
+  ExpectReason(job, "TARGET_KIND_INVALID");
+}
+
+TEST(JobSpecValidation, FinetuneBounds) {
+  v1::Job job = ValidJob();
+  job.mutable_finetune()->set_epochs(101);
+  ExpectReason(job, "FINETUNE_EPOCHS_OUT_OF_RANGE");
+  job.mutable_finetune()->set_epochs(-1);
+  ExpectReason(job, "FINETUNE_EPOCHS_OUT_OF_RANGE");
+  job.mutable_finetune()->set_epochs(100);
+  EXPECT_TRUE(ValidateJobSpec(job).ok());
+  job.mutable_finetune()->set_learning_rate(-1);
+  ExpectReason(job, "FINETUNE_LEARNING_RATE_INVALID");
+}
+
+TEST(JobSpecValidation, PriorityBounds) {
+  v1::Job job = ValidJob();
+  job.set_priority(-1);
+  ExpectReason(job, "PRIORITY_OUT_OF_RANGE");
+  job.set_priority(kMaxPriority + 1);
+  ExpectReason(job, "PRIORITY_OUT_OF_RANGE");
+}
+
+TEST(JobSpecValidation, RequestIdLength) {
+  EXPECT_TRUE(ValidateRequestId("").ok());
+  EXPECT_TRUE(ValidateRequestId(std::string(kMaxRequestIdBytes, 'a')).ok());
+  EXPECT_EQ(ValidateRequestId(std::string(kMaxRequestIdBytes + 1, 'a')).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace prune::server

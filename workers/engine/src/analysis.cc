@@ -1,0 +1,1004 @@
+#include "analysis.h"
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/inliner.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "engine_error.h"
+
+namespace prune::engine {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+bool IsTensor(const Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
+
+// "file.py:42" for the Python source that produced `node`, when known.
+std::string Where(const Node* node) {
+  auto range = node->sourceRange();
+  if (auto original = range.findSourceRangeThatGenerated()) range = *original;
+  if (auto file_line_col = range.file_line_col()) {
+    return std::get<0>(*file_line_col) + ":" + std::to_string(std::get<1>(*file_line_col));
+  }
+  return "unknown source line";
+}
+
+std::string Describe(const Node* node) {
+  return std::string(node->kind().toQualString()) + " at " + Where(node);
+}
+
+std::optional<int64_t> ConstantInt(Value* v) {
+  auto iv = torch::jit::toIValue(v);
+  if (iv && iv->isInt()) return iv->toInt();
+  return std::nullopt;
+}
+
+// Flow of the channel dimension through one tensor value.
+// One run of channels of a concatenated tensor (space -1: never pruned).
+struct Part {
+  int space = -1;
+  int64_t channels = 0;
+  int64_t block = 1;
+};
+
+// Either one space (`space` >= 0), or a channel-wise concatenation (`parts`),
+// or nothing known (the channels are not pruned).
+struct Flow {
+  int space = -1;
+  int64_t block = 1;  // > 1 once flattened: columns per channel
+  std::vector<Part> parts;
+  bool channel_last = false;  // channels on the last dim (Linear on [N, ..., C])
+  bool any() const { return space >= 0 || !parts.empty(); }
+};
+
+struct Space {
+  int64_t channels = 0;
+  bool fixed = false;
+  std::vector<std::string> reasons;
+  std::vector<SliceMember> members;
+  std::vector<std::string> producers;
+};
+
+class GraphAnalyzer {
+ public:
+  GraphAnalyzer(const torch::jit::Module& module, std::shared_ptr<Graph> graph,
+                std::unordered_map<const Value*, std::vector<int64_t>> shapes)
+      : module_(module), graph_(std::move(graph)), shapes_(std::move(shapes)) {}
+
+  ModelAnalysis Run();
+
+ private:
+  using Handler = void (GraphAnalyzer::*)(Node*);
+  static const std::unordered_map<std::string, Handler>& Handlers();
+
+  void VisitBlock(Block* block);
+  void VisitNode(Node* node);
+  void OnUnknown(Node* node);
+  void OnConv(Node* node);
+  void OnLinear(Node* node);
+  void OnBatchNorm(Node* node);
+  void OnPassThrough(Node* node);
+  void OnPool(Node* node);
+  void OnElementwise(Node* node);
+  void OnFlatten(Node* node);
+  void OnSize(Node* node);
+  void OnMetadata(Node*) {}
+  void OnIf(Node* node);
+  void OnCat(Node* node);
+  void OnMean(Node* node);
+  void OnListConstruct(Node* node);
+  void OnAppend(Node* node);
+  void OnConvTranspose(Node* node);
+  void MarkOutput(Value* v, const std::string& reason);
+  void FixFlow(const Flow& f, const std::string& reason);
+  void FixValue(Value* v, const std::string& reason);
+  // Consumer members of a weight reading `in` along `dim` (parts at offsets).
+  void AddConsumer(const Flow& in, const std::string& path, const std::string& tensor,
+                   int64_t dim, MemberRole role);
+  std::vector<Part> PartsOf(const Value* v);
+  bool OnlyFeedsConvGroups(Value* v) const;
+
+  int NewSpace(int64_t channels, const std::string& producer);
+  int Find(int space);
+  int Union(int a, int b, Node* where);
+  void Fix(int space, const std::string& reason);
+  void AddMember(int space, SliceMember member);
+  void FixUsesInside(Block* block, const std::string& reason);
+
+  const std::vector<int64_t>* ShapeOf(const Value* v) const {
+    auto it = shapes_.find(v);
+    return it == shapes_.end() ? nullptr : &it->second;
+  }
+  Flow FlowOf(const Value* v) const {
+    auto it = flow_.find(v);
+    return it == flow_.end() ? Flow{} : it->second;
+  }
+  void SetFlow(const Value* v, Flow f) {
+    if (f.any()) flow_[v] = std::move(f);
+  }
+  void PushLayer(const Layer& layer, const Flow& in, int out_space) {
+    layer_in_space_.push_back(in.parts.empty() ? in.space : -1);
+    layer_in_parts_.push_back(in.parts);
+    layer_out_space_.push_back(out_space);
+    layer_out_parts_.push_back({});
+    layers_.push_back(layer);
+  }
+  // (module path, attribute name) of a value read by a prim::GetAttr chain from self.
+  std::optional<std::pair<std::string, std::string>> ResolveAttr(Value* v) const;
+  bool AttrIsTensor(const std::string& path, const std::string& name) const;
+  torch::Tensor AttrTensor(const std::string& path, const std::string& name) const;
+
+  torch::jit::Module module_;
+  std::shared_ptr<Graph> graph_;
+  std::unordered_map<const Value*, std::vector<int64_t>> shapes_;
+  std::unordered_map<const Value*, Flow> flow_;
+  std::vector<int> parent_;
+  std::vector<Space> spaces_;
+  std::map<std::string, int> member_space_;  // "path/tensor/dim" -> space
+  std::vector<Layer> layers_;
+  std::vector<int> layer_in_space_, layer_out_space_;
+  std::vector<std::vector<Part>> layer_in_parts_, layer_out_parts_;
+  std::unordered_map<const Value*, std::vector<Value*>> lists_;  // tensor list contents
+  std::vector<std::string> depthwise_convs_;
+};
+
+const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Handlers() {
+  static const auto* handlers = [] {
+    auto* h = new std::unordered_map<std::string, Handler>();
+    for (const char* k : {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::_convolution",
+                          "aten::convolution"}) {
+      (*h)[k] = &GraphAnalyzer::OnConv;
+    }
+    (*h)["aten::linear"] = &GraphAnalyzer::OnLinear;
+    (*h)["aten::batch_norm"] = &GraphAnalyzer::OnBatchNorm;
+    for (const char* k : {"aten::relu",          "aten::relu_",       "aten::relu6",
+                          "aten::relu6_",        "aten::hardtanh",    "aten::hardtanh_",
+                          "aten::leaky_relu",    "aten::leaky_relu_", "aten::sigmoid",
+                          "aten::sigmoid_",      "aten::tanh",        "aten::tanh_",
+                          "aten::gelu",          "aten::silu",        "aten::silu_",
+                          "aten::hardswish",     "aten::hardswish_",  "aten::hardsigmoid",
+                          "aten::hardsigmoid_",  "aten::elu",         "aten::elu_",
+                          "aten::dropout",       "aten::dropout_",    "aten::feature_dropout",
+                          "aten::alpha_dropout", "aten::contiguous",  "aten::clone",
+                          "aten::detach",        "aten::to",          "aten::clamp",
+                          "aten::clamp_",        "aten::neg",
+                          "aten::gelu_",         "aten::mish",        "aten::mish_",
+                          "aten::softplus"}) {
+      (*h)[k] = &GraphAnalyzer::OnPassThrough;
+    }
+    for (const char* k :
+         {"aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d", "aten::avg_pool1d",
+          "aten::avg_pool2d", "aten::avg_pool3d", "aten::adaptive_avg_pool1d",
+          "aten::adaptive_avg_pool2d", "aten::adaptive_avg_pool3d", "aten::adaptive_max_pool1d",
+          "aten::adaptive_max_pool2d", "aten::max_pool2d_with_indices"}) {
+      (*h)[k] = &GraphAnalyzer::OnPool;
+    }
+    for (const char* k : {"aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::mul",
+                          "aten::mul_", "aten::div", "aten::div_"}) {
+      (*h)[k] = &GraphAnalyzer::OnElementwise;
+    }
+    (*h)["aten::flatten"] = &GraphAnalyzer::OnFlatten;
+    (*h)["aten::size"] = &GraphAnalyzer::OnSize;
+    for (const char* k : {"aten::dim", "prim::device", "prim::dtype", "aten::__is__",
+                          "aten::__isnot__", "prim::isinstance", "aten::is_floating_point"}) {
+      (*h)[k] = &GraphAnalyzer::OnMetadata;
+    }
+    (*h)["prim::If"] = &GraphAnalyzer::OnIf;
+    (*h)["aten::cat"] = &GraphAnalyzer::OnCat;
+    (*h)["aten::mean"] = &GraphAnalyzer::OnMean;
+    (*h)["prim::ListConstruct"] = &GraphAnalyzer::OnListConstruct;
+    (*h)["aten::append"] = &GraphAnalyzer::OnAppend;
+    for (const char* k : {"aten::conv_transpose1d", "aten::conv_transpose2d",
+                          "aten::conv_transpose3d"}) {
+      (*h)[k] = &GraphAnalyzer::OnConvTranspose;
+    }
+    return h;
+  }();
+  return *handlers;
+}
+
+int GraphAnalyzer::NewSpace(int64_t channels, const std::string& producer) {
+  int id = static_cast<int>(spaces_.size());
+  parent_.push_back(id);
+  Space s;
+  s.channels = channels;
+  s.producers.push_back(producer);
+  spaces_.push_back(std::move(s));
+  return id;
+}
+
+int GraphAnalyzer::Find(int space) {
+  while (parent_[space] != space) {
+    parent_[space] = parent_[parent_[space]];
+    space = parent_[space];
+  }
+  return space;
+}
+
+int GraphAnalyzer::Union(int a, int b, Node* where) {
+  a = Find(a);
+  b = Find(b);
+  if (a == b) return a;
+  if (b < a) std::swap(a, b);
+  Space& into = spaces_[a];
+  Space& from = spaces_[b];
+  bool mismatch = into.channels != from.channels;
+  into.fixed = into.fixed || from.fixed;
+  for (auto& r : from.reasons) into.reasons.push_back(std::move(r));
+  for (auto& m : from.members) into.members.push_back(std::move(m));
+  for (auto& p : from.producers) into.producers.push_back(std::move(p));
+  from = Space{};
+  parent_[b] = a;
+  if (mismatch) {
+    Fix(a,
+        "channel counts differ where coupled by " + (where ? Describe(where) : "a shared tensor"));
+  }
+  return a;
+}
+
+void GraphAnalyzer::Fix(int space, const std::string& reason) {
+  Space& s = spaces_[Find(space)];
+  s.fixed = true;
+  if (std::find(s.reasons.begin(), s.reasons.end(), reason) == s.reasons.end()) {
+    s.reasons.push_back(reason);
+  }
+}
+
+void GraphAnalyzer::AddMember(int space, SliceMember member) {
+  std::string key = member.module_path + "/" + member.tensor_name + "/" +
+                    std::to_string(member.dim) + "/" + std::to_string(member.offset);
+  auto it = member_space_.find(key);
+  if (it != member_space_.end()) {
+    // The same weight is used twice (shared module): both uses must agree.
+    Union(space, it->second, nullptr);
+    return;
+  }
+  member_space_[key] = space;
+  spaces_[Find(space)].members.push_back(std::move(member));
+}
+
+std::optional<std::pair<std::string, std::string>> GraphAnalyzer::ResolveAttr(Value* v) const {
+  std::vector<std::string> names;
+  while (v->node()->kind() == c10::prim::GetAttr) {
+    names.push_back(v->node()->s(c10::attr::name));
+    v = v->node()->input(0);
+  }
+  if (v != graph_->inputs().at(0) || names.empty()) return std::nullopt;
+  std::reverse(names.begin(), names.end());
+  std::string path;
+  for (size_t i = 0; i + 1 < names.size(); ++i) path += (i ? "." : "") + names[i];
+  return std::make_pair(path, names.back());
+}
+
+bool GraphAnalyzer::AttrIsTensor(const std::string& path, const std::string& name) const {
+  auto sub = SubmoduleAt(module_, path);
+  return sub.hasattr(name) && sub.attr(name).isTensor();
+}
+
+torch::Tensor GraphAnalyzer::AttrTensor(const std::string& path, const std::string& name) const {
+  return SubmoduleAt(module_, path).attr(name).toTensor();
+}
+
+void GraphAnalyzer::VisitBlock(Block* block) {
+  for (Node* node : block->nodes()) VisitNode(node);
+}
+
+void GraphAnalyzer::VisitNode(Node* node) {
+  const auto& handlers = Handlers();
+  auto it = handlers.find(node->kind().toQualString());
+  if (it != handlers.end()) {
+    (this->*(it->second))(node);
+  } else {
+    OnUnknown(node);
+  }
+}
+
+void GraphAnalyzer::FixFlow(const Flow& f, const std::string& reason) {
+  if (f.space >= 0) Fix(f.space, reason);
+  for (const Part& p : f.parts) {
+    if (p.space >= 0) Fix(p.space, reason);
+  }
+}
+
+// A value reaching something not understood: its channels (or, for a tensor
+// list, those of every element) must not change.
+void GraphAnalyzer::FixValue(Value* v, const std::string& reason) {
+  FixFlow(FlowOf(v), reason);
+  auto it = lists_.find(v);
+  if (it != lists_.end()) {
+    for (Value* element : it->second) FixFlow(FlowOf(element), reason);
+  }
+}
+
+void GraphAnalyzer::FixUsesInside(Block* block, const std::string& reason) {
+  for (Node* inner : block->nodes()) {
+    for (Value* in : inner->inputs()) FixValue(in, reason);
+    for (Block* b : inner->blocks()) FixUsesInside(b, reason);
+  }
+  for (Value* out : block->outputs()) FixValue(out, reason);
+}
+
+// Anything not understood: channels reaching it must not change.
+void GraphAnalyzer::OnUnknown(Node* node) {
+  std::string reason = "used by unsupported op " + Describe(node);
+  for (Value* in : node->inputs()) FixValue(in, reason);
+  for (Block* b : node->blocks()) FixUsesInside(b, reason);
+}
+
+std::vector<Part> GraphAnalyzer::PartsOf(const Value* v) {
+  Flow f = FlowOf(v);
+  if (!f.parts.empty()) return f.parts;
+  if (f.space >= 0) return {Part{f.space, spaces_[Find(f.space)].channels, f.block}};
+  const auto* shape = ShapeOf(v);
+  if (!shape || shape->size() < 2) return {};
+  return {Part{-1, (*shape)[1], 1}};
+}
+
+void GraphAnalyzer::AddConsumer(const Flow& in, const std::string& path,
+                                const std::string& tensor, int64_t dim, MemberRole role) {
+  if (in.space >= 0) {
+    AddMember(in.space, {path, tensor, dim, in.block, role, 0});
+    return;
+  }
+  int64_t offset = 0;
+  for (const Part& p : in.parts) {
+    if (p.space >= 0) AddMember(p.space, {path, tensor, dim, p.block, role, offset});
+    offset += p.channels * p.block;
+  }
+}
+
+// The size feeds only `floordiv`s that feed only conv `groups` arguments: the
+// form surgery gives a depthwise conv whose channels were pruned.
+bool GraphAnalyzer::OnlyFeedsConvGroups(Value* v) const {
+  if (v->uses().empty()) return false;
+  for (const auto& use : v->uses()) {
+    Node* div = use.user;
+    if (div->kind() != c10::aten::floordiv || div->output()->uses().empty()) return false;
+    for (const auto& conv_use : div->output()->uses()) {
+      std::string kind = conv_use.user->kind().toQualString();
+      bool conv = kind == "aten::conv1d" || kind == "aten::conv2d" || kind == "aten::conv3d";
+      if (!conv || conv_use.offset != 6) return false;
+    }
+  }
+  return true;
+}
+
+void GraphAnalyzer::OnConv(Node* node) {
+  const std::string kind = node->kind().toQualString();
+  bool full_signature = kind == "aten::_convolution" || kind == "aten::convolution";
+  auto weight = ResolveAttr(node->input(1));
+  std::optional<int64_t> groups = ConstantInt(node->input(full_signature ? 8 : 6));
+  bool transposed = false;
+  if (full_signature) {
+    auto t = torch::jit::toIValue(node->input(6));
+    transposed = !t || !t->isBool() || t->toBool();
+  }
+  const auto* out_shape = ShapeOf(node->output());
+  const auto* in_shape = ShapeOf(node->input(0));
+  Flow in = FlowOf(node->input(0));
+  if (weight && !groups && !full_signature && in_shape && in_shape->size() > 1) {
+    // groups computed from the sizes (a depthwise conv pruned by this engine).
+    int64_t per_group = AttrTensor(weight->first, weight->second).size(1);
+    if (per_group > 0 && (*in_shape)[1] % per_group == 0) groups = (*in_shape)[1] / per_group;
+  }
+  if (!weight || !groups || transposed || !out_shape || in.channel_last) {
+    OnUnknown(node);
+    return;
+  }
+  torch::Tensor w = AttrTensor(weight->first, weight->second);
+  Layer layer;
+  layer.name = weight->first;
+  layer.kind = LayerKind::kConv;
+  layer.out_channels = w.size(0);
+  layer.in_channels = w.size(1) * *groups;
+  layer.conv_groups = *groups;
+  layer.kernel_elements = 1;
+  for (int64_t d = 2; d < w.dim(); ++d) layer.kernel_elements *= w.size(d);
+  layer.out_spatial = 1;
+  for (size_t d = 2; d < out_shape->size(); ++d) layer.out_spatial *= (*out_shape)[d];
+  layer.has_bias = AttrIsTensor(weight->first, "bias");
+
+  int out_space = NewSpace(layer.out_channels, layer.name);
+  AddMember(out_space, {layer.name, weight->second, 0, 1, MemberRole::kProducer});
+  if (layer.has_bias) AddMember(out_space, {layer.name, "bias", 0, 1, MemberRole::kProducer});
+  bool depthwise = *groups > 1 && *groups == layer.in_channels && *groups == layer.out_channels;
+  int in_space = -1;
+  if (*groups == 1) {
+    if (in.any()) {
+      bool flattened = in.block != 1;
+      for (const Part& p : in.parts) flattened = flattened || p.block != 1;
+      if (flattened) {
+        FixFlow(in, "flattened tensor fed to " + Describe(node));
+      } else {
+        AddConsumer(in, layer.name, weight->second, 1, MemberRole::kConsumer);
+        in_space = in.space;
+      }
+    }
+  } else if (depthwise && in.space >= 0 && in.block == 1) {
+    // Each channel is its own group: input and output channels are removed
+    // together, and surgery rewrites the class's `groups`.
+    layer.depthwise = true;
+    out_space = Union(in.space, out_space, node);
+    in_space = out_space;
+    depthwise_convs_.push_back(layer.name);
+  } else if (depthwise && !in.any()) {
+    // Input never pruned: neither can the output be (groups == channels).
+    Fix(out_space, "depthwise conv " + layer.name + " reads channels that are not pruned (" +
+                       Describe(node) + ")");
+  } else {
+    std::string reason =
+        (depthwise ? "depthwise conv on a concatenated / flattened input "
+                   : "grouped conv (groups=" + std::to_string(*groups) +
+                         "; pruning whole groups is not supported) ") +
+        layer.name + " at " + Where(node);
+    FixFlow(in, reason);
+    Fix(out_space, reason);
+  }
+  Flow layer_in;
+  if (in_space >= 0) layer_in.space = in_space;
+  if (*groups == 1 && !in.parts.empty() && !FlowOf(node->input(0)).parts.empty()) {
+    bool flattened = false;
+    for (const Part& p : in.parts) flattened = flattened || p.block != 1;
+    if (!flattened) layer_in = in;
+  }
+  PushLayer(layer, layer_in, out_space);
+  SetFlow(node->output(), Flow{out_space, 1, {}, false});
+}
+
+// conv_transposeNd(input, weight [in, out / groups, k...], bias, stride,
+// padding, output_padding, groups, dilation).
+void GraphAnalyzer::OnConvTranspose(Node* node) {
+  auto weight = ResolveAttr(node->input(1));
+  std::optional<int64_t> groups = ConstantInt(node->input(6));
+  const auto* in_shape = ShapeOf(node->input(0));
+  Flow in = FlowOf(node->input(0));
+  if (!weight || !groups || !in_shape || in.channel_last || !in.parts.empty() || in.block != 1) {
+    OnUnknown(node);
+    return;
+  }
+  torch::Tensor w = AttrTensor(weight->first, weight->second);
+  Layer layer;
+  layer.name = weight->first;
+  layer.kind = LayerKind::kConv;
+  layer.transposed = true;
+  layer.in_channels = w.size(0);
+  layer.out_channels = w.size(1) * *groups;
+  layer.conv_groups = *groups;
+  for (int64_t d = 2; d < w.dim(); ++d) layer.kernel_elements *= w.size(d);
+  for (size_t d = 2; d < in_shape->size(); ++d) layer.out_spatial *= (*in_shape)[d];
+  layer.has_bias = AttrIsTensor(weight->first, "bias");
+  int out_space = NewSpace(layer.out_channels, layer.name);
+  int in_space = -1;
+  if (*groups == 1) {
+    AddMember(out_space, {layer.name, weight->second, 1, 1, MemberRole::kProducer});
+    if (layer.has_bias) AddMember(out_space, {layer.name, "bias", 0, 1, MemberRole::kProducer});
+    if (in.space >= 0) {
+      AddMember(in.space, {layer.name, weight->second, 0, 1, MemberRole::kConsumer});
+      in_space = in.space;
+    }
+  } else {
+    std::string reason = "grouped transposed conv " + layer.name + " at " + Where(node);
+    FixFlow(in, reason);
+    Fix(out_space, reason);
+  }
+  PushLayer(layer, Flow{in_space, 1, {}, false}, out_space);
+  SetFlow(node->output(), Flow{out_space, 1, {}, false});
+}
+
+void GraphAnalyzer::OnLinear(Node* node) {
+  auto weight = ResolveAttr(node->input(1));
+  const auto* in_shape = ShapeOf(node->input(0));
+  Flow in = FlowOf(node->input(0));
+  // [N, C] (possibly flattened channels), or channel-last [N, ..., C] whose
+  // last dim is either not pruned or a channel-last space.
+  bool rank2 = in_shape && in_shape->size() == 2;
+  bool channel_last_ok = in_shape && in_shape->size() > 2 && (!in.any() || in.channel_last);
+  if (!weight || !in_shape || !(rank2 || channel_last_ok) || (rank2 && in.channel_last)) {
+    OnUnknown(node);
+    return;
+  }
+  torch::Tensor w = AttrTensor(weight->first, weight->second);
+  Layer layer;
+  layer.name = weight->first;
+  layer.kind = LayerKind::kLinear;
+  layer.out_channels = w.size(0);
+  layer.in_block = in.space >= 0 ? in.block : 1;
+  layer.in_channels = w.size(1) / layer.in_block;
+  layer.has_bias = AttrIsTensor(weight->first, "bias");
+  for (size_t d = 1; d + 1 < in_shape->size(); ++d) layer.out_spatial *= (*in_shape)[d];
+  int out_space = NewSpace(layer.out_channels, layer.name);
+  AddMember(out_space, {layer.name, weight->second, 0, 1, MemberRole::kProducer});
+  if (layer.has_bias) AddMember(out_space, {layer.name, "bias", 0, 1, MemberRole::kProducer});
+  if (in.any()) AddConsumer(in, layer.name, weight->second, 1, MemberRole::kConsumer);
+  if (!in.parts.empty()) layer.in_channels = w.size(1);  // blocks are per part
+  PushLayer(layer, in, out_space);
+  SetFlow(node->output(), Flow{out_space, 1, {}, !rank2});
+}
+
+void GraphAnalyzer::OnBatchNorm(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  auto weight = ResolveAttr(node->input(1));
+  if (!weight) {
+    FixFlow(in, "batch_norm without affine weight (" + Describe(node) + ")");
+    return;
+  }
+  Layer layer;
+  layer.name = weight->first;
+  layer.kind = LayerKind::kBatchNorm;
+  layer.out_channels = AttrTensor(weight->first, weight->second).size(0);
+  layer.in_channels = layer.out_channels;
+  auto momentum = torch::jit::toIValue(node->input(6));
+  layer.bn_update_factor = momentum && momentum->isDouble() ? momentum->toDouble() : 1.0;
+  bool flattened = in.block != 1 || in.channel_last;
+  for (const Part& p : in.parts) flattened = flattened || p.block != 1;
+  if (in.any()) {
+    if (flattened) {
+      FixFlow(in, "batch_norm on a flattened tensor (" + Describe(node) + ")");
+      in = Flow{};
+    } else {
+      for (const char* name : {"weight", "bias", "running_mean", "running_var"}) {
+        if (AttrIsTensor(layer.name, name)) AddConsumer(in, layer.name, name, 0, MemberRole::kNorm);
+      }
+    }
+  }
+  PushLayer(layer, in, in.space);
+  layer_out_parts_.back() = in.parts;
+  SetFlow(node->output(), in);
+}
+
+void GraphAnalyzer::OnPassThrough(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  for (size_t i = 1; i < node->inputs().size(); ++i) {
+    FixValue(node->input(i), "used as an argument of " + Describe(node));
+  }
+  for (Value* out : node->outputs()) {
+    if (IsTensor(out)) SetFlow(out, in);
+  }
+}
+
+void GraphAnalyzer::OnPool(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  bool flattened = in.block != 1 || in.channel_last;
+  for (const Part& p : in.parts) flattened = flattened || p.block != 1;
+  if (in.any() && flattened) {
+    FixFlow(in, "pooling a flattened / channel-last tensor (" + Describe(node) + ")");
+    return;
+  }
+  OnPassThrough(node);
+}
+
+// x.mean(dims, keepdim, dtype) over spatial dims keeps the channels on dim 1.
+void GraphAnalyzer::OnMean(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any()) return;
+  const auto* shape = ShapeOf(node->input(0));
+  bool ok = shape && node->inputs().size() >= 3 && !in.channel_last && in.block == 1;
+  if (ok) {
+    auto dims = torch::jit::toIValue(node->input(1));
+    ok = dims && dims->isIntList();
+    if (ok) {
+      int64_t rank = static_cast<int64_t>(shape->size());
+      for (int64_t d : dims->toIntVector()) {
+        if (d < 0) d += rank;
+        if (d <= 1) ok = false;
+      }
+    }
+  }
+  if (!ok) {
+    OnUnknown(node);
+    return;
+  }
+  SetFlow(node->output(), in);
+}
+
+void GraphAnalyzer::OnListConstruct(Node* node) {
+  auto type = node->output()->type()->cast<c10::ListType>();
+  if (!type || type->getElementType()->kind() != c10::TypeKind::TensorType) return;
+  lists_[node->output()] = std::vector<Value*>(node->inputs().begin(), node->inputs().end());
+}
+
+void GraphAnalyzer::OnAppend(Node* node) {
+  auto it = lists_.find(node->input(0));
+  if (it == lists_.end() || node->owningBlock() != graph_->block()) {
+    OnUnknown(node);
+    return;
+  }
+  it->second.push_back(node->input(1));
+}
+
+// cat(tensors, 1): the result is the sequence of its inputs' channel runs.
+void GraphAnalyzer::OnCat(Node* node) {
+  auto it = lists_.find(node->input(0));
+  auto dim = ConstantInt(node->input(1));
+  const auto* out_shape = ShapeOf(node->output());
+  if (it == lists_.end() || !dim || !out_shape) {
+    OnUnknown(node);
+    return;
+  }
+  int64_t rank = static_cast<int64_t>(out_shape->size());
+  bool channels = *dim == 1 || *dim == 1 - rank;
+  Flow out;
+  bool ok = channels;
+  for (Value* element : it->second) {
+    Flow f = FlowOf(element);
+    if (f.channel_last || f.block != 1) ok = false;
+    auto parts = PartsOf(element);
+    if (parts.empty()) ok = false;
+    for (const Part& p : parts) {
+      if (p.block != 1) ok = false;
+      if (p.space >= 0 && !out.parts.empty() && out.parts.back().space >= 0 &&
+          Find(out.parts.back().space) == Find(p.space)) {
+        // The same channels twice in one tensor: keep it simple, do not prune.
+        Fix(p.space, "concatenated with itself at " + Describe(node));
+      }
+      out.parts.push_back(p);
+    }
+  }
+  if (!ok) {
+    OnUnknown(node);
+    return;
+  }
+  bool any_space = false;
+  for (const Part& p : out.parts) any_space = any_space || p.space >= 0;
+  if (any_space) SetFlow(node->output(), out);
+}
+
+// Binary element-wise ops: tensors with channels are coupled (residual add,
+// squeeze-excite gate); others must broadcast along the channel dim.
+void GraphAnalyzer::OnElementwise(Node* node) {
+  const auto* out_shape = ShapeOf(node->output());
+  Flow result;
+  bool have = false;
+  bool ok = true;
+  std::vector<Flow> seen;
+  for (size_t i = 0; i < std::min<size_t>(2, node->inputs().size()); ++i) {
+    Value* in = node->input(i);
+    if (!IsTensor(in)) continue;
+    Flow f = FlowOf(in);
+    if (f.any()) {
+      seen.push_back(f);
+      if (!have) {
+        result = f;
+        have = true;
+      } else if (!f.parts.empty() || !result.parts.empty()) {
+        // Two concatenations: couple them run by run when they line up.
+        if (f.parts.size() != result.parts.size() || f.channel_last != result.channel_last) {
+          ok = false;
+          continue;
+        }
+        for (size_t k = 0; k < f.parts.size(); ++k) {
+          Part& a = result.parts[k];
+          const Part& b = f.parts[k];
+          if (a.channels != b.channels || a.block != b.block || (a.space < 0) != (b.space < 0)) {
+            ok = false;
+          } else if (a.space >= 0) {
+            a.space = Union(a.space, b.space, node);
+          }
+        }
+      } else {
+        if (f.block != result.block || f.channel_last != result.channel_last) ok = false;
+        result.space = Union(result.space, f.space, node);
+      }
+      continue;
+    }
+    const auto* shape = ShapeOf(in);
+    if (!shape || !out_shape) {
+      ok = false;
+      continue;
+    }
+    seen.push_back(f);
+  }
+  if (!have) return;
+  // Operands without channels must broadcast along the channel dim (dim 1,
+  // or the last dim for channel-last tensors), right-aligned.
+  for (size_t i = 0; i < std::min<size_t>(2, node->inputs().size()); ++i) {
+    Value* in = node->input(i);
+    if (!IsTensor(in) || FlowOf(in).any()) continue;
+    const auto* shape = ShapeOf(in);
+    if (!shape || !out_shape) continue;
+    int64_t out_rank = static_cast<int64_t>(out_shape->size());
+    int64_t channel_dim = result.channel_last ? out_rank - 1 : 1;
+    int64_t offset = out_rank - static_cast<int64_t>(shape->size());
+    int64_t facing = channel_dim - offset;
+    if (facing >= 0 && facing < static_cast<int64_t>(shape->size()) && (*shape)[facing] != 1) {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    for (const Flow& f : seen) {
+      FixFlow(f, "element-wise op with a non-broadcast operand " + Describe(node));
+    }
+    return;
+  }
+  SetFlow(node->output(), result);
+}
+
+void GraphAnalyzer::OnFlatten(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any()) return;
+  const auto* shape = ShapeOf(node->input(0));
+  auto start = ConstantInt(node->input(1));
+  auto end = ConstantInt(node->input(2));
+  if (!shape || !start || !end || *start != 1 || in.channel_last ||
+      !(*end == -1 || *end == static_cast<int64_t>(shape->size()) - 1)) {
+    FixFlow(in, "flatten other than flatten(x, 1) (" + Describe(node) + ")");
+    return;
+  }
+  int64_t spatial = 1;
+  for (size_t d = 2; d < shape->size(); ++d) spatial *= (*shape)[d];
+  in.block *= spatial;
+  for (Part& p : in.parts) p.block *= spatial;
+  SetFlow(node->output(), in);
+}
+
+// x.size() as a list only feeds shape checks (BatchNorm); x.size(1) may end up
+// baked into a reshape, so it pins the channels.
+void GraphAnalyzer::OnSize(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any() || node->inputs().size() == 1) return;
+  auto dim = ConstantInt(node->input(1));
+  const auto* shape = ShapeOf(node->input(0));
+  int64_t rank = shape ? static_cast<int64_t>(shape->size()) : -1;
+  if (OnlyFeedsConvGroups(node->output())) return;
+  if (!dim || *dim == 1 || (rank > 0 && *dim == 1 - rank) || in.channel_last) {
+    FixFlow(in, "channel count read by " + Describe(node));
+  }
+}
+
+void GraphAnalyzer::OnIf(Node* node) {
+  for (Block* b : node->blocks()) VisitBlock(b);
+  for (size_t i = 0; i < node->outputs().size(); ++i) {
+    int space = -1;
+    int64_t block = 1;
+    bool consistent = true;
+    bool channel_last = false;
+    std::vector<Flow> seen;
+    for (Block* b : node->blocks()) {
+      Flow f = FlowOf(b->outputs().at(i));
+      if (!f.parts.empty()) {
+        seen.push_back(f);
+        consistent = false;
+        continue;
+      }
+      if (f.space < 0) {
+        consistent = false;
+        continue;
+      }
+      seen.push_back(f);
+      if (space < 0) {
+        space = f.space;
+        block = f.block;
+        channel_last = f.channel_last;
+      } else {
+        if (f.block != block || f.channel_last != channel_last) consistent = false;
+        space = Union(space, f.space, node);
+      }
+    }
+    if (seen.empty()) continue;
+    if (!consistent) {
+      for (const Flow& f : seen) FixFlow(f, "branches disagree about channels at " + Describe(node));
+      continue;
+    }
+    SetFlow(node->output(i), Flow{space, block, {}, channel_last});
+  }
+}
+
+void GraphAnalyzer::MarkOutput(Value* v, const std::string& reason) {
+  FixValue(v, reason);
+  auto kind = v->node()->kind();
+  if (kind == c10::prim::TupleConstruct || kind == c10::prim::ListConstruct) {
+    for (Value* in : v->node()->inputs()) MarkOutput(in, reason);
+  }
+}
+
+ModelAnalysis GraphAnalyzer::Run() {
+  // A tuple that only packs the outputs is reported as "model output" below,
+  // not as an unknown op.
+  for (Node* node : graph_->nodes()) {
+    auto kind = node->kind();
+    bool packs_output = (kind == c10::prim::TupleConstruct || kind == c10::prim::ListConstruct) &&
+                        node->output()->uses().size() == 1 &&
+                        node->output()->uses()[0].user == graph_->return_node();
+    if (!packs_output) VisitNode(node);
+  }
+  for (Value* out : graph_->outputs()) MarkOutput(out, "model output");
+
+  ModelAnalysis result;
+  std::map<int, int> group_of_root;
+  for (int s = 0; s < static_cast<int>(spaces_.size()); ++s) {
+    if (Find(s) != s || spaces_[s].members.empty()) continue;
+    const Space& space = spaces_[s];
+    PruningGroup g;
+    g.id = static_cast<int>(result.groups.size());
+    g.channels = space.channels;
+    g.members = space.members;
+    g.producers = space.producers;
+    g.prunable = !space.fixed;
+    for (const auto& r : space.reasons) g.reason += (g.reason.empty() ? "" : "; ") + r;
+    group_of_root[s] = g.id;
+    result.groups.push_back(std::move(g));
+  }
+  auto group_id = [&](int space) {
+    if (space < 0) return -1;
+    auto it = group_of_root.find(Find(space));
+    return it == group_of_root.end() ? -1 : it->second;
+  };
+  auto parts = [&](const std::vector<Part>& in) {
+    std::vector<ChannelPart> out;
+    for (const Part& p : in) out.push_back(ChannelPart{group_id(p.space), p.channels, p.block});
+    return out;
+  };
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer layer = layers_[i];
+    layer.in_group = group_id(layer_in_space_[i]);
+    layer.out_group = group_id(layer_out_space_[i]);
+    layer.in_parts = parts(layer_in_parts_[i]);
+    layer.out_parts = parts(layer_out_parts_[i]);
+    if (layer.kind == LayerKind::kBatchNorm) {
+      layer.affine = AttrIsTensor(layer.name, "weight");
+    }
+    result.layers.push_back(layer);
+  }
+  result.depthwise_convs = depthwise_convs_;
+  return result;
+}
+
+// Runs `graph` once with every top-level tensor value appended to its output
+// and records their shapes.
+std::unordered_map<const Value*, std::vector<int64_t>> RecordShapes(
+    const torch::jit::Module& module, const std::shared_ptr<Graph>& graph,
+    const std::vector<int64_t>& input_shape) {
+  std::vector<Value*> values;
+  for (Value* in : graph->inputs()) {
+    if (IsTensor(in)) values.push_back(in);
+  }
+  for (Node* node : graph->nodes()) {
+    for (Value* out : node->outputs()) {
+      if (IsTensor(out)) values.push_back(out);
+    }
+  }
+  auto probe = graph->copy();
+  {
+    // Same node order in the copy: collect the same values from it.
+    std::vector<Value*> probe_values;
+    for (Value* in : probe->inputs()) {
+      if (IsTensor(in)) probe_values.push_back(in);
+    }
+    for (Node* node : probe->nodes()) {
+      for (Value* out : node->outputs()) {
+        if (IsTensor(out)) probe_values.push_back(out);
+      }
+    }
+    torch::jit::WithInsertPoint guard(probe->return_node());
+    std::vector<Value*> packed{probe->outputs().at(0)};
+    packed.insert(packed.end(), probe_values.begin(), probe_values.end());
+    Value* tuple = probe->insertNode(probe->createTuple(packed))->output();
+    probe->eraseOutput(0);
+    probe->registerOutput(tuple);
+  }
+  torch::jit::GraphFunction fn("prune_shape_probe", probe, nullptr);
+  torch::NoGradGuard no_grad;
+  std::vector<c10::IValue> stack{module._ivalue(), torch::zeros(input_shape)};
+  fn.run(stack);
+  auto elements = stack.at(0).toTuple()->elements();
+  std::unordered_map<const Value*, std::vector<int64_t>> shapes;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const auto& iv = elements.at(i + 1);
+    if (iv.isTensor()) shapes[values[i]] = iv.toTensor().sizes().vec();
+  }
+  return shapes;
+}
+
+// Non-tensor attributes other than `training` (e.g. DenseNet's
+// `memory_efficient`, GoogLeNet's `transform_input`) become constants so that
+// branches on them fold away; tensors and `training` stay attribute reads.
+void FoldAttributeConstants(const torch::jit::Module& module, std::shared_ptr<Graph>& graph) {
+  std::vector<Node*> reads;
+  std::function<void(Block*)> collect = [&](Block* block) {
+    for (Node* node : block->nodes()) {
+      if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
+      for (Block* b : node->blocks()) collect(b);
+    }
+  };
+  collect(graph->block());
+  for (Node* node : reads) {
+    std::vector<std::string> names;
+    Value* v = node->output();
+    while (v->node()->kind() == c10::prim::GetAttr) {
+      names.push_back(v->node()->s(c10::attr::name));
+      v = v->node()->input(0);
+    }
+    if (v != graph->inputs().at(0) || names.front() == "training") continue;
+    c10::IValue current = module._ivalue();
+    bool ok = true;
+    for (auto it = names.rbegin(); it != names.rend() && ok; ++it) {
+      if (!current.isObject() || !current.toObjectRef().type()->hasAttribute(*it)) {
+        ok = false;
+        break;
+      }
+      current = current.toObjectRef().getAttr(*it);
+    }
+    if (!ok) continue;
+    if (!(current.isBool() || current.isInt() || current.isDouble() || current.isNone() ||
+          current.isString())) {
+      continue;
+    }
+    torch::jit::WithInsertPoint guard(node);
+    Value* constant = graph->insertConstant(current);
+    node->output()->replaceAllUsesWith(constant);
+  }
+  torch::jit::ConstantPropagation(graph);
+  torch::jit::EliminateDeadCode(graph);
+}
+
+}  // namespace
+
+torch::jit::Module SubmoduleAt(const torch::jit::Module& module, const std::string& path) {
+  torch::jit::Module current = module;
+  std::stringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    if (!part.empty()) current = current.attr(part).toModule();
+  }
+  return current;
+}
+
+const char* LayerKindName(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::kConv:
+      return "conv";
+    case LayerKind::kLinear:
+      return "linear";
+    case LayerKind::kBatchNorm:
+      return "batch_norm";
+  }
+  return "?";
+}
+
+ModelAnalysis AnalyzeModel(torch::jit::Module module, const std::vector<int64_t>& input_shape) {
+  if (!module.find_method("forward")) {
+    throw EngineError("INVALID_ARGUMENT", "model has no forward method");
+  }
+  auto graph = module.get_method("forward").graph()->copy();
+  if (graph->inputs().size() != 2) {
+    throw EngineError("INVALID_ARGUMENT", "forward must take exactly one tensor input, takes " +
+                                              std::to_string(graph->inputs().size() - 1));
+  }
+  torch::jit::Inline(*graph);
+  FoldAttributeConstants(module, graph);
+
+  bool was_training = module.is_training();
+  module.eval();
+  std::unordered_map<const Value*, std::vector<int64_t>> shapes;
+  try {
+    shapes = RecordShapes(module, graph, input_shape);
+  } catch (const std::exception& e) {
+    if (was_training) module.train();
+    throw EngineError("INVALID_ARGUMENT",
+                      std::string("forward failed on an input of the given shape: ") + e.what());
+  }
+  if (was_training) module.train();
+
+  GraphAnalyzer analyzer(module, graph, std::move(shapes));
+  ModelAnalysis result = analyzer.Run();
+  result.input_shape = input_shape;
+  for (const auto& p : module.parameters()) result.total_params += p.numel();
+  return result;
+}
+
+}  // namespace prune::engine

@@ -1,0 +1,95 @@
+#ifndef PRUNE_ENGINE_ANALYSIS_H_
+#define PRUNE_ENGINE_ANALYSIS_H_
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prune::engine {
+
+enum class MemberRole { kProducer, kConsumer, kNorm };
+
+// One tensor slice of a pruning group: removing channel c removes indices
+// [c * block, (c + 1) * block) along `dim` of `module_path`.`tensor_name`.
+struct SliceMember {
+  std::string module_path;  // "" for the root module
+  std::string tensor_name;
+  int64_t dim = 0;
+  int64_t block = 1;  // > 1 for a linear layer fed by a flatten of C x H x W
+  MemberRole role = MemberRole::kProducer;
+  // First index of this group's slice along `dim` (a consumer of a `cat`
+  // along channels reads the group at an offset): channel c of the group is
+  // indices [offset + c * block, offset + (c + 1) * block).
+  int64_t offset = 0;
+};
+
+// A run of channels of a concatenated tensor: `group` (-1 when those channels
+// are never pruned) with `channels` channels.
+struct ChannelPart {
+  int group = -1;
+  int64_t channels = 0;
+  int64_t block = 1;  // columns per channel after a flatten
+};
+
+// A channel space: every member must lose the same channels.
+struct PruningGroup {
+  int id = 0;
+  int64_t channels = 0;
+  std::vector<SliceMember> members;
+  std::vector<std::string> producers;  // module paths of the conv/linear creating it
+  bool prunable = true;
+  std::string reason;  // why not prunable ("" when prunable)
+};
+
+enum class LayerKind { kConv, kLinear, kBatchNorm };
+
+// One call of a conv / linear / batch-norm module in the forward graph.
+struct Layer {
+  std::string name;  // module path, e.g. "layer1.0.conv1"
+  LayerKind kind = LayerKind::kConv;
+  int in_group = -1;   // group id of the input channels, -1 if not pruned
+  int out_group = -1;  // group id of the output channels, -1 if not pruned
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;  // for batch norm: its channel count
+  int64_t conv_groups = 1;
+  int64_t kernel_elements = 1;  // prod(kernel_size)
+  int64_t out_spatial = 1;      // prod of the output's spatial sizes
+  int64_t in_block = 1;         // linear after flatten: columns per input channel
+  bool has_bias = false;
+  bool affine = true;             // batch norm only
+  double bn_update_factor = 1.0;  // batch norm momentum (1.0 when cumulative)
+  bool shape_known = true;
+  bool depthwise = false;   // conv with groups == in == out: groups follows the channels
+  bool transposed = false;  // transposed conv: weight [in, out / groups, k...];
+                            // out_spatial is then the input's spatial size
+  // Set instead of in_group / out_group when the input is a channel-wise
+  // concatenation (DenseNet, Inception, SqueezeNet); out_parts for batch norm.
+  std::vector<ChannelPart> in_parts;
+  std::vector<ChannelPart> out_parts;
+};
+
+struct ModelAnalysis {
+  std::vector<int64_t> input_shape;
+  std::vector<PruningGroup> groups;
+  std::vector<Layer> layers;
+  int64_t total_params = 0;  // all parameters of the module
+  // Module paths of depthwise convs: when their group shrinks, surgery makes
+  // the scripted class compute `groups` from the tensor sizes.
+  std::vector<std::string> depthwise_convs;
+};
+
+// Traces channel dependencies through the inlined forward graph of `module`,
+// running it once on zeros of `input_shape` to record tensor shapes. Leaves
+// the module as it was. Throws EngineError / c10::Error.
+ModelAnalysis AnalyzeModel(torch::jit::Module module, const std::vector<int64_t>& input_shape);
+
+// Submodule at a dotted path ("" is the module itself).
+torch::jit::Module SubmoduleAt(const torch::jit::Module& module, const std::string& path);
+
+const char* LayerKindName(LayerKind kind);
+
+}  // namespace prune::engine
+
+#endif  // PRUNE_ENGINE_ANALYSIS_H_

@@ -1,0 +1,83 @@
+#include "dataset.h"
+
+#include <torch/torch.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "engine_error.h"
+
+namespace prune::engine {
+namespace {
+
+[[noreturn]] void Invalid(const std::string& message) {
+  throw EngineError("DATASET_INVALID", message);
+}
+
+std::string ShapeString(c10::IntArrayRef shape) {
+  std::ostringstream s;
+  s << shape;
+  return s.str();
+}
+
+torch::Tensor TensorEntry(const c10::Dict<c10::IValue, c10::IValue>& dict, const char* key) {
+  auto it = dict.find(c10::IValue(std::string(key)));
+  if (it == dict.end()) Invalid(std::string("dataset has no \"") + key + "\" entry");
+  if (!it->value().isTensor()) Invalid(std::string("dataset \"") + key + "\" is not a tensor");
+  return it->value().toTensor();
+}
+
+}  // namespace
+
+Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_shape) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) Invalid("cannot open dataset file '" + path + "'");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  c10::IValue loaded;
+  try {
+    loaded = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    Invalid("not a torch.save file: " + e.msg());
+  }
+  if (!loaded.isGenericDict()) Invalid("dataset must be a dict with \"inputs\" and \"targets\"");
+  auto dict = loaded.toGenericDict();
+  Dataset data{TensorEntry(dict, "inputs"), TensorEntry(dict, "targets")};
+
+  if (data.inputs.scalar_type() != torch::kFloat32) {
+    Invalid(std::string("\"inputs\" must be float32, is ") +
+            c10::toString(data.inputs.scalar_type()));
+  }
+  if (data.targets.scalar_type() != torch::kInt64) {
+    Invalid(std::string("\"targets\" must be int64, is ") +
+            c10::toString(data.targets.scalar_type()));
+  }
+  std::vector<int64_t> expected(input_shape.begin(), input_shape.end());
+  auto shape = data.inputs.sizes();
+  bool shape_ok = shape.size() == expected.size() && shape.size() >= 1;
+  for (size_t d = 1; shape_ok && d < shape.size(); ++d) shape_ok = shape[d] == expected[d];
+  if (!shape_ok) {
+    std::string want = "[N";
+    for (size_t d = 1; d < expected.size(); ++d) want += ", " + std::to_string(expected[d]);
+    Invalid("\"inputs\" has shape " + ShapeString(shape) + ", expected " + want + "]");
+  }
+  if (data.targets.dim() != 1 || data.targets.size(0) != data.inputs.size(0)) {
+    Invalid("\"targets\" has shape " + ShapeString(data.targets.sizes()) + ", expected [" +
+            std::to_string(data.inputs.size(0)) + "]");
+  }
+  if (data.inputs.size(0) < 2) Invalid("dataset needs at least 2 samples");
+  if (data.targets.min().item<int64_t>() < 0) Invalid("\"targets\" has negative labels");
+  data.inputs = data.inputs.contiguous();
+  data.targets = data.targets.contiguous();
+  return data;
+}
+
+DatasetSplit SplitDataset(const Dataset& data) {
+  int64_t n = data.inputs.size(0);
+  int64_t n_train = std::max<int64_t>(1, (n * 8) / 10);
+  if (n_train >= n) n_train = n - 1;
+  return DatasetSplit{Dataset{data.inputs.slice(0, 0, n_train), data.targets.slice(0, 0, n_train)},
+                      Dataset{data.inputs.slice(0, n_train), data.targets.slice(0, n_train)}};
+}
+
+}  // namespace prune::engine

@@ -1,0 +1,36 @@
+#ifndef PRUNE_ENGINE_SURGERY_H_
+#define PRUNE_ENGINE_SURGERY_H_
+
+#include <torch/script.h>
+
+#include <string>
+#include <vector>
+
+#include "analysis.h"
+#include "measure.h"
+
+namespace prune::engine {
+
+// Channels kept per group (ascending indices), indexed by group id.
+struct PruningPlan {
+  std::vector<std::vector<int64_t>> keep;
+};
+
+// Keeps the `keep[g]` highest-scoring channels of every group under `importance`.
+PruningPlan SelectChannels(const torch::jit::Module& module, const ModelAnalysis& analysis,
+                           const KeepCounts& keep, const std::string& importance);
+
+// Keeps the `keep[g]` highest-scoring channels of every prunable group under
+// precomputed per-group scores (see ScoreGroups; ties: lower index first).
+PruningPlan SelectChannelsByScores(const ModelAnalysis& analysis, const KeepCounts& keep,
+                                   const std::vector<torch::Tensor>& scores);
+
+// Returns a deep copy of `module` whose member tensors are shrunk to the kept
+// channels. `module` itself is not modified. Parameter / buffer slots,
+// names and requires_grad are preserved.
+torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalysis& analysis,
+                             const PruningPlan& plan);
+
+}  // namespace prune::engine
+
+#endif  // PRUNE_ENGINE_SURGERY_H_

@@ -1,0 +1,188 @@
+#include "prune/engine/job.h"
+
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "test_support.h"
+
+namespace prune::engine {
+namespace {
+
+using testing::DataPath;
+using testing::RunPython;
+using testing::TempPath;
+
+JobSpec PlainSpec() {
+  JobSpec spec;
+  spec.model_path = DataPath("plain_cnn.pt");
+  spec.output_model_path = TempPath("job_out.pt");
+  spec.input_shape = {1, 1, 28, 28};
+  spec.target_ratio = 0.5;
+  spec.batch_size = 16;
+  spec.calibration_batches = 2;
+  spec.latency_batch_size = 4;
+  spec.latency_runs = 3;
+  spec.device = "cpu";
+  return spec;
+}
+
+Status RunJob(const JobSpec& spec, JobOutcome* out = nullptr) {
+  CancelToken cancel;
+  JobOutcome ignored;
+  return RunPruneJob(spec, nullptr, cancel, out ? out : &ignored);
+}
+
+TEST(Job, PrunesFineTunesAndReports) {
+  JobSpec spec = PlainSpec();
+  spec.dataset_path = DataPath("dataset.pt");
+  spec.finetune_epochs = 2;
+  spec.seed = 7;
+  std::vector<std::string> stages;
+  CancelToken cancel;
+  JobOutcome outcome;
+  Status status = RunPruneJob(
+      spec, [&](const Progress& p) { stages.push_back(p.stage); }, cancel, &outcome);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_LE(outcome.macs_ratio, 0.51);
+  EXPECT_NEAR(outcome.macs_ratio, 0.5, 0.03);
+  EXPECT_EQ(stages.back(), "done");
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "finetune"), stages.end());
+
+  // The report is valid JSON with the documented fields; the model loads in Python.
+  std::string report = TempPath("report.json");
+  {
+    FILE* f = std::fopen(report.c_str(), "w");
+    std::fputs(outcome.report_json.c_str(), f);
+    std::fclose(f);
+  }
+  std::string out;
+  int rc = RunPython(
+      "import json, torch\n"
+      "r = json.load(open('" +
+          report +
+          "'))\n"
+          "for k in ['before', 'after', 'after_pruning_before_finetune', 'macs_ratio', "
+          "'params_ratio',\n"
+          "          'latency_speedup', 'accuracy_drop', 'strategy', 'target', 'seed', "
+          "'finetune',\n"
+          "          'layers', 'groups', 'unprunable', 'engine_version', 'device']:\n"
+          "    assert k in r, k\n"
+          "for k in ['macs', 'params', 'top1', 'latency_ms']:\n"
+          "    assert r['before'][k] is not None and r['after'][k] is not None, k\n"
+          "assert r['after']['macs'] < r['before']['macs']\n"
+          "assert r['finetune'] == {'epochs': 2, 'lr': 0.01}\n"
+          "assert r['layers'][0]['name'] == 'conv1'\n"
+          "m = torch.jit.load('" +
+          spec.output_model_path +
+          "')\n"
+          "assert tuple(m(torch.randn(2, 1, 28, 28)).shape) == (2, 10)\n",
+      &out);
+  EXPECT_EQ(rc, 0) << out << outcome.report_json;
+
+  // Same seed, same result.
+  JobOutcome again;
+  ASSERT_TRUE(RunJob(spec, &again).ok());
+  auto first = torch::jit::load(spec.output_model_path);
+  spec.output_model_path = TempPath("job_out_again.pt");
+  ASSERT_TRUE(RunJob(spec, &again).ok());
+  auto second = torch::jit::load(spec.output_model_path);
+  auto p1 = first.named_parameters();
+  auto p2 = second.named_parameters();
+  for (auto a = p1.begin(), b = p2.begin(); a != p1.end(); ++a, ++b) {
+    EXPECT_TRUE(torch::equal((*a).value, (*b).value)) << (*a).name;
+  }
+  std::remove(report.c_str());
+}
+
+TEST(Job, BadInputsGiveClearCodes) {
+  JobSpec spec = PlainSpec();
+  spec.model_path = DataPath("not_a_model.pt");
+  EXPECT_EQ(RunJob(spec).code, "MODEL_LOAD_FAILED");
+  spec.model_path = DataPath("missing.pt");
+  EXPECT_EQ(RunJob(spec).code, "MODEL_LOAD_FAILED");
+
+  spec = PlainSpec();
+  spec.target_ratio = 1.5;
+  EXPECT_EQ(RunJob(spec).code, "INVALID_ARGUMENT");
+  spec.target_ratio = 0.0;
+  EXPECT_EQ(RunJob(spec).code, "INVALID_ARGUMENT");
+
+  spec = PlainSpec();
+  spec.input_shape = {1, 3, 28, 28};  // model has one input channel
+  EXPECT_EQ(RunJob(spec).code, "INVALID_ARGUMENT");
+
+  spec = PlainSpec();
+  spec.dataset_path = DataPath("dataset_bad_shape.pt");
+  Status status = RunJob(spec);
+  EXPECT_EQ(status.code, "DATASET_INVALID");
+  EXPECT_NE(status.message.find("[N, 1, 28, 28]"), std::string::npos) << status.message;
+
+  spec = PlainSpec();
+  spec.target_ratio = 0.005;  // below one channel per group
+  EXPECT_EQ(RunJob(spec).code, "TARGET_UNREACHABLE");
+}
+
+TEST(Job, CancelTokenCancels) {
+  JobSpec spec = PlainSpec();
+  spec.dataset_path = DataPath("dataset.pt");
+  spec.finetune_epochs = 3;
+  CancelToken cancel;
+  JobOutcome outcome;
+  Status status = RunPruneJob(
+      spec,
+      [&](const Progress& p) {
+        if (p.stage == "finetune") cancel.Cancel();
+      },
+      cancel, &outcome);
+  EXPECT_EQ(status.code, "CANCELLED") << status.ToString();
+
+  CancelToken already;
+  already.Cancel();
+  EXPECT_EQ(RunPruneJob(PlainSpec(), nullptr, already, &outcome).code, "CANCELLED");
+}
+
+TEST(Job, Resnet18UniformHalfFlops) {
+  JobSpec spec;
+  spec.model_path = DataPath("resnet18.pt");
+  spec.output_model_path = TempPath("resnet18_pruned.pt");
+  spec.input_shape = {1, 3, 64, 64};
+  spec.target_ratio = 0.5;
+  spec.latency_batch_size = 2;
+  spec.latency_runs = 2;
+  spec.device = "cpu";
+  JobOutcome outcome;
+  Status status = RunJob(spec, &outcome);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  std::printf("resnet18 UNIFORM flops=0.5: MACs ratio %.4f\n", outcome.macs_ratio);
+  EXPECT_LE(outcome.macs_ratio, 0.51);
+  EXPECT_NEAR(outcome.macs_ratio, 0.5, 0.03);
+  std::string out;
+  int rc = RunPython(
+      "import torch\n"
+      "m = torch.jit.load('" +
+          spec.output_model_path +
+          "')\n"
+          "m.eval()\n"
+          "assert tuple(m(torch.randn(2, 3, 64, 64)).shape) == (2, 10)\n"
+          "assert getattr(m.layer1, '0').conv1.weight.shape[0] < 64\n",
+      &out);
+  EXPECT_EQ(rc, 0) << out;
+  std::remove(spec.output_model_path.c_str());
+}
+
+TEST(Analyze, ReportsGroupsAndErrors) {
+  AnalyzeOutcome outcome;
+  Status status = AnalyzeModelFile(DataPath("residual_cnn.pt"), {1, 1, 28, 28}, &outcome);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_NE(outcome.table.find("layer1.0.conv2"), std::string::npos);
+  EXPECT_NE(outcome.report_json.find("\"unprunable\""), std::string::npos);
+  EXPECT_EQ(AnalyzeModelFile(DataPath("not_a_model.pt"), {1, 1, 28, 28}, &outcome).code,
+            "MODEL_LOAD_FAILED");
+  EXPECT_EQ(AnalyzeModelFile(DataPath("plain_cnn.pt"), {1, 1}, &outcome).code, "INVALID_ARGUMENT");
+}
+
+}  // namespace
+}  // namespace prune::engine

@@ -1,0 +1,25 @@
+#ifndef PRUNE_ENGINE_TEST_TEST_SUPPORT_H_
+#define PRUNE_ENGINE_TEST_TEST_SUPPORT_H_
+
+#include <torch/script.h>
+
+#include <string>
+
+namespace prune::engine::testing {
+
+// Directory with the models written by make_test_models.py
+// ($PRUNE_TEST_DATA_DIR, set by ctest).
+std::string DataPath(const std::string& name);
+
+// A fresh path for a file the test writes.
+std::string TempPath(const std::string& name);
+
+// Runs `code` with $PRUNE_PYTHON (default /usr/bin/python3); returns the exit
+// status and stores stdout + stderr in `output`.
+int RunPython(const std::string& code, std::string* output);
+
+torch::jit::Module LoadTestModel(const std::string& name);
+
+}  // namespace prune::engine::testing
+
+#endif  // PRUNE_ENGINE_TEST_TEST_SUPPORT_H_

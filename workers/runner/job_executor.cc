@@ -1,0 +1,253 @@
+#include "workers/runner/job_executor.h"
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+#include "workers/runner/lease_keeper.h"
+#include "workers/runner/progress_reporter.h"
+
+namespace prune::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Input problems stay problems on every attempt; only the unexpected is
+// worth retrying on another worker.
+bool IsRetryable(const std::string& engine_code) { return engine_code == "INTERNAL"; }
+
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+// Turns the engine's stage reports into prune_evaluations_total and
+// prune_evaluation_duration_seconds (see IsEvaluationStage).
+class EvaluationCounter {
+ public:
+  EvaluationCounter(metrics::WorkerMetrics* metrics, const engine::JobSpec& spec,
+                    std::function<absl::Time()> clock)
+      : metrics_(metrics),
+        has_dataset_(!spec.dataset_path.empty()),
+        finetune_epochs_(spec.finetune_epochs),
+        clock_(std::move(clock)) {}
+
+  void OnStage(const std::string& stage) {
+    if (metrics_ == nullptr || stage == stage_) return;
+    const absl::Time now = clock_();
+    if (IsEvaluationStage(stage_, has_dataset_, finetune_epochs_)) {
+      metrics_->evaluations->Increment();
+      metrics_->evaluation_duration->Observe(absl::ToDoubleSeconds(now - stage_start_));
+    }
+    stage_ = stage;
+    stage_start_ = now;
+  }
+
+ private:
+  metrics::WorkerMetrics* metrics_;
+  bool has_dataset_;
+  int finetune_epochs_;
+  std::function<absl::Time()> clock_;
+  std::string stage_;
+  absl::Time stage_start_;
+};
+
+// after.top1 of an engine report, if it is a number.
+std::optional<double> FinalTop1(const std::string& report_json) {
+  const nlohmann::json report = nlohmann::json::parse(report_json, nullptr, false);
+  if (report.is_discarded() || !report.is_object()) return std::nullopt;
+  const auto after = report.find("after");
+  if (after == report.end() || !after->is_object()) return std::nullopt;
+  const auto top1 = after->find("top1");
+  if (top1 == after->end() || !top1->is_number()) return std::nullopt;
+  return top1->get<double>();
+}
+
+}  // namespace
+
+bool IsEvaluationStage(const std::string& stage, bool has_dataset, int finetune_epochs) {
+  if (!has_dataset) return false;
+  return stage == "measure_before" || stage == "evaluate" ||
+         (stage == "measure_after" && finetune_epochs > 0);
+}
+
+const char* JobEndName(JobEnd end) {
+  switch (end) {
+    case JobEnd::kSucceeded:
+      return "succeeded";
+    case JobEnd::kFailed:
+      return "failed";
+    case JobEnd::kCancelled:
+      return "cancelled";
+    case JobEnd::kReleased:
+      return "released";
+    case JobEnd::kLeaseLost:
+      return "lease_lost";
+  }
+  return "unknown";
+}
+
+JobExecutor::JobExecutor(db::JobQueue* queue, db::BlobStore* blobs, PruneRunner* runner,
+                         WorkerOptions options, std::function<absl::Time()> clock,
+                         metrics::WorkerMetrics* metrics)
+    : queue_(queue),
+      blobs_(blobs),
+      runner_(runner),
+      options_(std::move(options)),
+      clock_(std::move(clock)),
+      metrics_(metrics) {}
+
+void JobExecutor::Drain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  draining_ = true;
+  if (running_cancel_ != nullptr) running_cancel_->Cancel();
+}
+
+engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
+                                       const std::string& dir) const {
+  const db::JobParameters& params = claimed.job.params;
+  engine::JobSpec spec;
+  spec.model_path = dir + "/model.pt";
+  spec.dataset_path = claimed.dataset ? dir + "/dataset.pt" : "";
+  spec.output_model_path = dir + "/pruned.pt";
+  spec.input_shape = claimed.model.input_shape;
+  spec.strategy = params.strategy;
+  spec.target_kind = params.target_kind;
+  spec.target_ratio = params.target_ratio;
+  spec.finetune_epochs = params.finetune_epochs;
+  if (params.finetune_lr > 0) spec.finetune_lr = params.finetune_lr;
+  spec.seed = params.seed;
+  spec.device = options_.device;
+  return spec;
+}
+
+JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
+  const db::LeaseToken lease{claimed.job.id, options_.worker_id, claimed.job.attempt};
+  const std::string dir =
+      absl::StrCat(options_.work_dir, "/", claimed.job.id, "-", claimed.job.attempt);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  // The scratch folder goes whatever happens; results live in Postgres.
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
+
+  engine::JobSpec spec = BuildSpec(claimed, dir);
+  // prune_best_accuracy describes the job being run: unknown (0) until it
+  // succeeds with an accuracy.
+  if (metrics_ != nullptr) metrics_->best_accuracy->Set(0);
+  absl::Status fetched = blobs_->ReadToFile(claimed.model.sha256, spec.model_path);
+  if (fetched.ok() && claimed.dataset) {
+    fetched = blobs_->ReadToFile(claimed.dataset->sha256, spec.dataset_path);
+  }
+  if (!fetched.ok()) {
+    return FailJob(lease, "INPUT_FETCH_FAILED", std::string(fetched.message()), true);
+  }
+
+  engine::CancelToken cancel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) cancel.Cancel();
+    running_cancel_ = &cancel;
+  }
+  engine::Status status;
+  engine::JobOutcome outcome;
+  bool cancel_requested = false;
+  bool lease_lost = false;
+  {
+    LeaseKeeper keeper(queue_, lease, options_.lease_ttl, options_.heartbeat_interval, clock_,
+                       &cancel);
+    ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);
+    EvaluationCounter evaluations(metrics_, spec, clock_);
+    status = runner_->Run(
+        spec,
+        [&progress, &evaluations](const engine::Progress& p) {
+          evaluations.OnStage(p.stage);
+          progress.Report(p);
+        },
+        cancel, &outcome);
+    cancel_requested = keeper.cancel_requested();
+    lease_lost = keeper.lease_lost();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_cancel_ = nullptr;
+  }
+  const JobEnd end = Finish(lease, status, outcome, spec, cancel_requested, lease_lost);
+  if (metrics_ != nullptr && end == JobEnd::kSucceeded) {
+    if (std::optional<double> top1 = FinalTop1(outcome.report_json)) {
+      metrics_->best_accuracy->Set(*top1);
+    }
+  }
+  return end;
+}
+
+JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& status,
+                           const engine::JobOutcome& outcome, const engine::JobSpec& spec,
+                           bool cancel_requested, bool lease_lost) {
+  if (lease_lost) return JobEnd::kLeaseLost;
+  bool draining;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining = draining_;
+  }
+  if (status.code == "CANCELLED" || (!status.ok() && (cancel_requested || draining))) {
+    absl::Status written;
+    JobEnd end;
+    if (cancel_requested) {
+      written = queue_->MarkCancelled(lease, clock_());
+      end = JobEnd::kCancelled;
+    } else {
+      written = queue_->Release(lease, clock_());
+      end = JobEnd::kReleased;
+    }
+    if (absl::IsAborted(written)) return JobEnd::kLeaseLost;
+    if (!written.ok()) spdlog::error("job {}: final write failed: {}", lease.job_id, written.ToString());
+    return end;
+  }
+  if (!status.ok()) return FailJob(lease, status.code, status.message, IsRetryable(status.code));
+
+  const std::string report_path = spec.output_model_path + ".report.json";
+  absl::Status wrote = WriteFile(report_path, outcome.report_json);
+  if (!wrote.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(wrote.message()), true);
+  std::vector<db::ArtifactRecord> artifacts;
+  for (const auto& [kind, path] : {std::pair{db::ArtifactKind::kPrunedModel, spec.output_model_path},
+                                  std::pair{db::ArtifactKind::kReport, report_path}}) {
+    auto sha = blobs_->PutFile(path);
+    if (!sha.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(sha.status().message()), true);
+    auto size = blobs_->Size(*sha);
+    if (!size.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(size.status().message()), true);
+    artifacts.push_back({kind, *sha, *size});
+  }
+  absl::Status completed = queue_->Complete(lease, outcome.report_json, artifacts, clock_());
+  if (absl::IsAborted(completed)) return JobEnd::kLeaseLost;
+  if (!completed.ok()) {
+    // The lease is still ours, the database is not: the reaper will hand the
+    // job to another attempt once the lease expires.
+    spdlog::error("job {}: completing failed: {}", lease.job_id, completed.ToString());
+    return JobEnd::kFailed;
+  }
+  return JobEnd::kSucceeded;
+}
+
+JobEnd JobExecutor::FailJob(const db::LeaseToken& lease, const std::string& reason,
+                            const std::string& message, bool retryable) {
+  spdlog::warn("job {} attempt {}: {}: {}", lease.job_id, lease.attempt, reason, message);
+  absl::Status written = queue_->Fail(lease, reason, message, retryable, clock_());
+  if (absl::IsAborted(written)) return JobEnd::kLeaseLost;
+  if (!written.ok()) spdlog::error("job {}: recording failure failed: {}", lease.job_id, written.ToString());
+  return JobEnd::kFailed;
+}
+
+}  // namespace prune::worker

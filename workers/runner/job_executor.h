@@ -1,0 +1,73 @@
+// Runs one claimed job from its blobs to exactly one fenced final write:
+// fetch model and dataset, run the engine under a kept lease, then store the
+// artifacts and complete, fail, cancel or release the job.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/db/blob_store.h"
+#include "common/db/job_queue.h"
+#include "common/metrics/service_metrics.h"
+#include "workers/runner/prune_runner.h"
+#include "workers/runner/worker_options.h"
+
+namespace prune::worker {
+
+enum class JobEnd {
+  kSucceeded,
+  kFailed,     // failed for good, or sent back to the queue to retry
+  kCancelled,  // the user cancelled it
+  kReleased,   // the worker is shutting down; the job is queued again
+  kLeaseLost,  // someone else owns it now; nothing was written
+};
+const char* JobEndName(JobEnd end);
+
+// Whether the engine stage `stage` runs a top-1 accuracy evaluation of a
+// model on the evaluation split, for a job with a dataset that fine-tunes
+// `finetune_epochs` epochs: "measure_before" (the original model),
+// "evaluate" (the pruned model) and "measure_after" (the fine-tuned model;
+// only when finetune_epochs > 0, else the engine reuses the "evaluate"
+// result). An evaluation is counted when its stage completes, i.e. when the
+// engine reports the next stage; the measure_* stages also time the latency
+// benchmark and the cost re-analysis that run in them.
+bool IsEvaluationStage(const std::string& stage, bool has_dataset, int finetune_epochs);
+
+class JobExecutor {
+ public:
+  // `metrics` (may be null, else must outlive the executor) gets the engine's
+  // accuracy evaluations (prune_evaluations_total,
+  // prune_evaluation_duration_seconds) and the final top-1 accuracy
+  // (prune_best_accuracy); see EvaluationStage().
+  JobExecutor(db::JobQueue* queue, db::BlobStore* blobs, PruneRunner* runner, WorkerOptions options,
+              std::function<absl::Time()> clock, metrics::WorkerMetrics* metrics = nullptr);
+
+  JobEnd Execute(const db::ClaimedJob& claimed);
+
+  // Thread-safe. Stops the job being executed (if any) and releases it
+  // instead of finishing it, so a graceful shutdown burns no attempt.
+  void Drain();
+
+ private:
+  engine::JobSpec BuildSpec(const db::ClaimedJob& claimed, const std::string& dir) const;
+  JobEnd Finish(const db::LeaseToken& lease, const engine::Status& status,
+                const engine::JobOutcome& outcome, const engine::JobSpec& spec,
+                bool cancel_requested, bool lease_lost);
+  JobEnd FailJob(const db::LeaseToken& lease, const std::string& reason,
+                 const std::string& message, bool retryable);
+
+  db::JobQueue* queue_;
+  db::BlobStore* blobs_;
+  PruneRunner* runner_;
+  WorkerOptions options_;
+  std::function<absl::Time()> clock_;
+  metrics::WorkerMetrics* metrics_;
+
+  std::mutex mu_;
+  bool draining_ = false;
+  engine::CancelToken* running_cancel_ = nullptr;  // guarded by mu_
+};
+
+}  // namespace prune::worker

@@ -1,0 +1,66 @@
+#include "workers/runner/lease_keeper.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace prune::worker {
+
+LeaseKeeper::LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, absl::Duration lease_ttl,
+                         absl::Duration interval, std::function<absl::Time()> clock,
+                         engine::CancelToken* cancel)
+    : queue_(queue),
+      lease_(std::move(lease)),
+      lease_ttl_(lease_ttl),
+      interval_(interval),
+      clock_(std::move(clock)),
+      cancel_(cancel),
+      thread_([this] { Loop(); }) {}
+
+LeaseKeeper::~LeaseKeeper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void LeaseKeeper::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    BeatOnce();
+    lock.lock();
+  }
+}
+
+void LeaseKeeper::BeatOnce() {
+  auto result = queue_->Heartbeat(lease_, lease_ttl_, clock_());
+  if (result.ok()) {
+    if (result->cancel_requested && !cancel_requested_.exchange(true)) {
+      spdlog::info("job {} attempt {}: cancel requested, stopping the engine", lease_.job_id,
+                   lease_.attempt);
+      cancel_->Cancel();
+    }
+    return;
+  }
+  if (absl::IsAborted(result.status())) {
+    // Another worker (or the reaper) owns the job now: whatever we compute
+    // can never be written, so stop spending the device on it.
+    spdlog::warn("job {} attempt {}: lease lost ({}), abandoning", lease_.job_id, lease_.attempt,
+                 std::string(result.status().message()));
+    lease_lost_ = true;
+    cancel_->Cancel();
+    return;
+  }
+  // A database hiccup: keep running and try again on the next beat. The lease
+  // TTL is several heartbeat intervals, so one missed beat is harmless.
+  spdlog::warn("job {}: heartbeat failed: {}", lease_.job_id, result.status().ToString());
+}
+
+}  // namespace prune::worker

@@ -1,0 +1,51 @@
+// Keeps one job's lease alive from a background thread while the engine runs,
+// and turns what the heartbeat learns into the engine's cancel token: a
+// cancel requested through the API, or a lease that another worker now owns.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "common/db/job_queue.h"
+#include "prune/engine/job.h"
+
+namespace prune::worker {
+
+class LeaseKeeper {
+ public:
+  LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, absl::Duration lease_ttl,
+              absl::Duration interval, std::function<absl::Time()> clock,
+              engine::CancelToken* cancel);
+  ~LeaseKeeper();  // stops the thread
+
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  bool cancel_requested() const { return cancel_requested_.load(); }
+  bool lease_lost() const { return lease_lost_.load(); }
+  // Asks the engine to stop for a reason of the worker's own (shutdown).
+  void StopEngine() { cancel_->Cancel(); }
+
+ private:
+  void Loop();
+  void BeatOnce();
+
+  db::JobQueue* queue_;
+  db::LeaseToken lease_;
+  absl::Duration lease_ttl_;
+  absl::Duration interval_;
+  std::function<absl::Time()> clock_;
+  engine::CancelToken* cancel_;
+  std::atomic<bool> cancel_requested_{false};
+  std::atomic<bool> lease_lost_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace prune::worker

@@ -1,0 +1,194 @@
+// prune-worker: claims pruning jobs from the Postgres queue and runs them with
+// the LibTorch engine. Any number of workers may run against one database.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/db/blob_store.h"
+#include "common/db/connection_pool.h"
+#include "common/db/job_queue.h"
+#include "common/metrics/metrics_http_server.h"
+#include "common/metrics/registry.h"
+#include "common/metrics/service_metrics.h"
+#include "spdlog/spdlog.h"
+#include "workers/runner/job_executor.h"
+#include "workers/runner/prune_runner.h"
+#include "workers/runner/worker_loop.h"
+
+// Debian's civetweb (the /metrics server) starts its threads with a fixed
+// 100 KiB stack (pthread_attr_setstacksize(attr, 0x19000)). glibc rejects a
+// stack that cannot hold the process's static TLS with EINVAL, and LibTorch's
+// dependencies (OpenBLAS 60 KiB, glog 30 KiB, ...) need more than that, so
+// in this process civetweb failed with "Cannot create first worker thread".
+// This definition interposes on libc's for the shared libraries (exported by
+// the link option in CMakeLists.txt) and raises small requests to 1 MiB.
+extern "C" int pthread_attr_setstacksize(pthread_attr_t* attr, size_t stack_size) {
+  using SetStackSize = int (*)(pthread_attr_t*, size_t);
+  static const SetStackSize libc_set_stack_size =
+      reinterpret_cast<SetStackSize>(dlsym(RTLD_NEXT, "pthread_attr_setstacksize"));
+  constexpr size_t kMinStackBytes = size_t{1} << 20;
+  if (libc_set_stack_size == nullptr) return EINVAL;
+  return libc_set_stack_size(attr, stack_size < kMinStackBytes ? kMinStackBytes : stack_size);
+}
+
+namespace {
+
+std::string EnvOr(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
+}
+
+std::string DefaultWorkerId() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, "-", getpid());
+}
+
+// pruned's /metrics defaults to :9090; the worker's must differ so both run
+// on one machine. More workers on one machine need --metrics-listen each
+// (or port 0).
+constexpr char kDefaultMetricsListen[] = ":9091";
+
+bool MetricsDisabled(const std::string& address) {
+  const std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(address));
+  return lower.empty() || lower == "off" || lower == "none";
+}
+
+// The host part of a listen address for the log line ("" -> 0.0.0.0).
+std::string ListenHost(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host.empty() ? "0.0.0.0" : host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  prune::worker::WorkerOptions options;
+  options.database_url = EnvOr("PRUNE_DATABASE_URL", "");
+  options.worker_id = EnvOr("PRUNE_WORKER_ID", DefaultWorkerId());
+  options.work_dir = EnvOr("PRUNE_WORK_DIR", (std::filesystem::temp_directory_path() / "prune-worker").string());
+  options.device = EnvOr("PRUNE_DEVICE", "auto");
+  std::string metrics_listen = EnvOr("PRUNE_METRICS_LISTEN", kDefaultMetricsListen);
+  // An address given by flag or environment must be bound; the built-in
+  // default only warns when its port is taken.
+  bool metrics_required = metrics_listen != kDefaultMetricsListen;
+  double lease_ttl_s = 60, heartbeat_s = 15, poll_s = 2, reap_s = 10;
+
+  CLI::App app{"prune-worker: runs pruning jobs from the prune-service queue"};
+  app.add_option("--database-url", options.database_url,
+                 "PostgreSQL URL (env PRUNE_DATABASE_URL)");
+  app.add_option("--worker-id", options.worker_id, "Unique worker name (env PRUNE_WORKER_ID)");
+  app.add_option("--work-dir", options.work_dir, "Scratch folder (env PRUNE_WORK_DIR)");
+  app.add_option("--device", options.device, "auto, cpu or cuda (env PRUNE_DEVICE)");
+  app.add_option("--lease-ttl", lease_ttl_s, "Lease length in seconds")->check(CLI::PositiveNumber);
+  app.add_option("--heartbeat", heartbeat_s, "Heartbeat interval in seconds")->check(CLI::PositiveNumber);
+  app.add_option("--poll", poll_s, "Queue poll interval in seconds")->check(CLI::PositiveNumber);
+  app.add_option("--reap-interval", reap_s, "Expired-lease rescue interval in seconds")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-jobs", options.max_jobs, "Exit after this many jobs (0: never)");
+  CLI::Option* metrics_option =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "host:port of the Prometheus /metrics endpoint, 'off' disables, port 0 "
+                     "picks a free one (env PRUNE_METRICS_LISTEN)")
+          ->capture_default_str();
+  bool json_logs = false;
+  app.add_flag("--log-json", json_logs, "Log JSON lines");
+  CLI11_PARSE(app, argc, argv);
+  metrics_required = metrics_required || metrics_option->count() > 0;
+
+  if (json_logs) {
+    spdlog::set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","component":"worker","msg":"%v"})");
+  }
+  if (options.database_url.empty()) {
+    std::cerr << "prune-worker: no database: pass --database-url or set PRUNE_DATABASE_URL\n";
+    return 2;
+  }
+  if (heartbeat_s * 2 > lease_ttl_s) {
+    std::cerr << "prune-worker: --lease-ttl must be at least twice --heartbeat\n";
+    return 2;
+  }
+  options.lease_ttl = absl::Seconds(lease_ttl_s);
+  options.heartbeat_interval = absl::Seconds(heartbeat_s);
+  options.poll_interval = absl::Seconds(poll_s);
+  options.reap_interval = absl::Seconds(reap_s);
+
+  // Signals are taken by a dedicated thread (sigwait) so that the stop logic
+  // may lock mutexes; block them before any other thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto pool = prune::db::ConnectionPool::Create(options.database_url, 4);
+  if (!pool.ok()) {
+    std::cerr << "prune-worker: " << pool.status() << "\n";
+    return 1;
+  }
+  prune::metrics::Registry registry;
+  auto worker_metrics = prune::metrics::WorkerMetrics::Create(registry);
+  if (!worker_metrics.ok()) {
+    std::cerr << "prune-worker: " << worker_metrics.status() << "\n";
+    return 1;
+  }
+  std::unique_ptr<prune::metrics::MetricsHttpServer> metrics_server;
+  if (MetricsDisabled(metrics_listen)) {
+    spdlog::info("metrics endpoint off");
+  } else {
+    auto started = prune::metrics::MetricsHttpServer::Start(registry, metrics_listen);
+    if (started.ok()) {
+      metrics_server = std::move(*started);
+      spdlog::info("metrics listening on {}:{}", ListenHost(metrics_listen),
+                   metrics_server->port());
+    } else if (metrics_required) {
+      std::cerr << "prune-worker: cannot serve metrics on " << metrics_listen << ": "
+                << started.status() << "\n";
+      return 1;
+    } else {
+      spdlog::warn("no metrics endpoint: cannot serve metrics on the default {}: {}",
+                   metrics_listen, started.status().ToString());
+    }
+  }
+
+  prune::db::JobQueue queue(pool->get());
+  prune::db::BlobStore blobs(pool->get());
+  prune::worker::EnginePruneRunner runner;
+  auto clock = [] { return absl::Now(); };
+  prune::worker::JobExecutor executor(&queue, &blobs, &runner, options, clock, &*worker_metrics);
+  prune::worker::WorkerLoop loop(&queue, &executor, options, clock, &*worker_metrics);
+
+  std::thread signal_thread([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    spdlog::info("signal {}: draining (stop claiming, release the running job)", signal_number);
+    loop.Stop();
+  });
+  absl::Status finished = loop.Run();
+  if (signal_thread.joinable()) {
+    // Run() may also end by --max-jobs: wake the signal thread to let it exit.
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  if (!finished.ok()) {
+    std::cerr << "prune-worker: " << finished << "\n";
+    return 1;
+  }
+  return 0;
+}

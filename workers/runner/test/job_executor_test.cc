@@ -1,0 +1,201 @@
+// JobExecutor against a real PostgreSQL with a fake engine: every way a job
+// can end leads to exactly one fenced final write.
+#include "workers/runner/job_executor.h"
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "common/db/db_test_fixture.h"
+#include "gtest/gtest.h"
+
+namespace prune::worker {
+namespace {
+
+using db::testing::DbTest;
+
+// Behaves like the engine from the outside: reads its inputs, reports
+// progress, writes the output model, or fails / waits for cancellation.
+class FakeRunner : public PruneRunner {
+ public:
+  enum class Mode { kSucceed, kFailInput, kFailInternal, kBlockUntilCancelled };
+  explicit FakeRunner(Mode mode) : mode_(mode) {}
+
+  engine::Status Run(const engine::JobSpec& spec,
+                     const std::function<void(const engine::Progress&)>& on_progress,
+                     const engine::CancelToken& cancel, engine::JobOutcome* outcome) override {
+    seen_spec = spec;
+    std::ifstream model(spec.model_path, std::ios::binary);
+    model_bytes_read = std::string(std::istreambuf_iterator<char>(model), {});
+    on_progress({"analyse", 0.1, "analysing"});
+    switch (mode_) {
+      case Mode::kFailInput:
+        return {"MODEL_LOAD_FAILED", "not a TorchScript archive"};
+      case Mode::kFailInternal:
+        return {"INTERNAL", "out of memory"};
+      case Mode::kBlockUntilCancelled:
+        started = true;
+        while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return {"CANCELLED", "stopped"};
+      case Mode::kSucceed:
+        break;
+    }
+    std::ofstream(spec.output_model_path, std::ios::binary) << "pruned-bytes";
+    outcome->report_json = R"({"macs_ratio":0.5})";
+    outcome->macs_ratio = 0.5;
+    on_progress({"done", 1.0, "finished"});
+    return {};
+  }
+
+  engine::JobSpec seen_spec;
+  std::string model_bytes_read;
+  std::atomic<bool> started{false};
+
+ private:
+  Mode mode_;
+};
+
+class JobExecutorTest : public DbTest {
+ protected:
+  WorkerOptions Options() {
+    WorkerOptions options;
+    options.worker_id = "worker-a";
+    options.work_dir = ::testing::TempDir() + "/executor";
+    options.heartbeat_interval = absl::Milliseconds(50);
+    options.progress_interval = absl::ZeroDuration();
+    return options;
+  }
+
+  db::ClaimedJob EnqueueAndClaim(int max_attempts = 3) {
+    db::ModelRecord model = MakeModel("acme", "net");
+    db::JobParameters params;
+    params.model_id = model.id;
+    params.target_ratio = 0.4;
+    params.seed = 7;
+    params.max_attempts = max_attempts;
+    auto job = store_->CreateJob("acme", params, "");
+    EXPECT_TRUE(job.ok()) << job.status();
+    auto claimed = queue_->Claim("worker-a", absl::Seconds(30), absl::Now());
+    EXPECT_TRUE(claimed.ok() && claimed->has_value());
+    return **claimed;
+  }
+
+  db::JobRecord Reload(const std::string& id) {
+    auto job = store_->GetJob("acme", id);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+};
+
+TEST_F(JobExecutorTest, SuccessStoresArtifactsAndReport) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kSucceed);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kSucceeded);
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kSucceeded);
+  EXPECT_NE(job.report_json.find("macs_ratio"), std::string::npos);
+  EXPECT_EQ(runner.seen_spec.target_ratio, 0.4);
+  EXPECT_EQ(runner.seen_spec.seed, 7u);
+  EXPECT_EQ(runner.seen_spec.input_shape, claimed.model.input_shape);
+  EXPECT_FALSE(runner.model_bytes_read.empty());
+  auto artifact = store_->GetArtifact("acme", job.id, db::ArtifactKind::kPrunedModel);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  std::string stored;
+  ASSERT_OK(blobs_->Read(artifact->sha256, [&](std::string_view chunk) {
+    stored.append(chunk);
+    return true;
+  }));
+  EXPECT_EQ(stored, "pruned-bytes");
+  auto report = store_->GetArtifact("acme", job.id, db::ArtifactKind::kReport);
+  EXPECT_TRUE(report.ok()) << report.status();
+  auto events = store_->ListJobEvents("acme", job.id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  bool saw_progress = false;
+  for (const auto& event : *events) saw_progress |= event.stage == "analyse";
+  EXPECT_TRUE(saw_progress);
+}
+
+TEST_F(JobExecutorTest, InputErrorFailsForGoodWithReason) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kFailInput);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kFailed);
+  EXPECT_EQ(job.error_reason, "MODEL_LOAD_FAILED");
+  EXPECT_NE(job.error.find("TorchScript"), std::string::npos);
+}
+
+TEST_F(JobExecutorTest, InternalErrorIsRetried) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kFailInternal);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  executor.Execute(claimed);
+
+  EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kQueued);
+}
+
+TEST_F(JobExecutorTest, CancelRequestedThroughApiStopsTheEngine) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+  std::thread canceller([&] {
+    while (!runner.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto cancelled = store_->CancelJob("acme", claimed.job.id);
+    EXPECT_TRUE(cancelled.ok()) << cancelled.status();
+  });
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kCancelled);
+  canceller.join();
+
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kCancelled);
+}
+
+TEST_F(JobExecutorTest, DrainReleasesWithoutBurningAnAttempt) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+  std::thread drainer([&] {
+    while (!runner.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    executor.Drain();
+  });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kReleased);
+  drainer.join();
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kQueued);
+  EXPECT_EQ(job.attempt, 0);
+}
+
+TEST_F(JobExecutorTest, WorkerThatLostItsLeaseWritesNothing) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  // The lease expires, the reaper requeues, another worker claims attempt 2.
+  const absl::Time later = absl::Now() + absl::Minutes(5);
+  auto reaped = queue_->ReapExpiredLeases(later);
+  ASSERT_TRUE(reaped.ok()) << reaped.status();
+  ASSERT_EQ(*reaped, 1);
+  auto second = queue_->Claim("worker-b", absl::Seconds(30), later + absl::Minutes(10));
+  ASSERT_TRUE(second.ok() && second->has_value());
+
+  FakeRunner runner(FakeRunner::Mode::kSucceed);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kLeaseLost);
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kRunning);
+  EXPECT_EQ(job.lease_owner, "worker-b");
+  EXPECT_EQ(job.attempt, 2);
+}
+
+}  // namespace
+}  // namespace prune::worker
