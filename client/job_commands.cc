@@ -45,6 +45,13 @@ absl::StatusOr<prune::v1::CreateJobRequest> BuildCreateRequest(const JobCreateAr
   job.mutable_finetune()->set_learning_rate(args.finetune_lr);
   job.set_seed(args.seed);
   job.set_priority(args.priority);
+  job.set_importance(args.importance);
+  if (args.max_evaluations < 0 || args.search_seconds < 0) {
+    return absl::InvalidArgumentError(
+        "--max-evaluations and --search-seconds must not be negative");
+  }
+  job.mutable_search()->set_max_evaluations(args.max_evaluations);
+  job.mutable_search()->set_max_seconds(args.search_seconds);
   request.set_request_id(args.request_id.empty() ? NewRequestId() : args.request_id);
   return request;
 }
@@ -282,6 +289,12 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
       ->capture_default_str();
   create->add_option("--priority", create_args->priority, "Lower runs first")
       ->capture_default_str();
+  create->add_option("--importance", create_args->importance,
+                     "l1 (default), l2, bn_scale, taylor, fpgm or random");
+  create->add_option("--max-evaluations", create_args->max_evaluations,
+                     "Search budget in candidate evaluations (0: strategy default)");
+  create->add_option("--search-seconds", create_args->search_seconds,
+                     "Search budget in wall-clock seconds (0: no limit)");
   create->add_option("--request-id", create_args->request_id,
                      "Idempotency key (default: a random UUID per invocation)");
   create->add_flag("--wait", create_args->wait,

@@ -19,6 +19,9 @@ struct JobCreateArgs {
   double finetune_lr = 0;
   uint64_t seed = 0;
   int32_t priority = 100;
+  std::string importance;  // empty: server default (l1)
+  int32_t max_evaluations = 0;
+  double search_seconds = 0;
   // Empty: a fresh random UUID for this invocation.
   std::string request_id;
   bool wait = false;

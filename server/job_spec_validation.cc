@@ -1,5 +1,8 @@
 #include "server/job_spec_validation.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -41,16 +44,43 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
 
   switch (job.strategy()) {
     case v1::STRATEGY_UNSPECIFIED:
-    case v1::UNIFORM:
       params.strategy = StrategyName(v1::UNIFORM);
       break;
-    default: {
-      const std::string& name = v1::Strategy_Name(job.strategy());
+    case v1::UNIFORM:
+    case v1::GLOBAL:
+    case v1::AMC:
+    case v1::METAPRUNING:
+    case v1::AUTOSLIM:
+      params.strategy = StrategyName(job.strategy());
+      break;
+    default:
       return absl::InvalidArgumentError(absl::StrCat(
-          "STRATEGY_NOT_SUPPORTED: strategy ", name.empty() ? absl::StrCat(job.strategy()) : name,
-          " is not served by the workers yet; only UNIFORM is available"));
-    }
+          "STRATEGY_NOT_SUPPORTED: unknown strategy ", job.strategy(),
+          "; use UNIFORM, GLOBAL, AMC, METAPRUNING or AUTOSLIM"));
   }
+
+  static const char* const kImportance[] = {"l1", "l2", "bn_scale", "taylor", "fpgm", "random"};
+  params.importance = job.importance().empty() ? "l1" : job.importance();
+  if (std::find(std::begin(kImportance), std::end(kImportance), params.importance) ==
+      std::end(kImportance)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IMPORTANCE_INVALID: unknown importance '", params.importance,
+                     "'; use l1, l2, bn_scale, taylor, fpgm or random"));
+  }
+  if (params.importance == "taylor" && job.dataset().empty()) {
+    return absl::InvalidArgumentError(
+        "IMPORTANCE_NEEDS_DATASET: the taylor criterion needs a dataset (gradients)");
+  }
+  const int32_t max_evaluations = job.search().max_evaluations();
+  const double max_seconds = job.search().max_seconds();
+  if (max_evaluations < 0 || max_evaluations > 100000 || !std::isfinite(max_seconds) ||
+      max_seconds < 0 || max_seconds > 7 * 24 * 3600) {
+    return absl::InvalidArgumentError(
+        "SEARCH_BUDGET_INVALID: search.max_evaluations must be in [0, 100000] and "
+        "search.max_seconds in [0, 604800]");
+  }
+  params.search_max_evaluations = max_evaluations;
+  params.search_seconds = max_seconds;
 
   const int32_t epochs = job.finetune().epochs();
   if (epochs < 0 || epochs > kMaxFinetuneEpochs) {

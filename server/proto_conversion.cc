@@ -65,6 +65,9 @@ v1::Job ToProto(const db::JobRecord& record) {
   job.set_strategy(StrategyFromName(p.strategy));
   job.mutable_finetune()->set_epochs(p.finetune_epochs);
   job.mutable_finetune()->set_learning_rate(p.finetune_lr);
+  job.set_importance(p.importance);
+  job.mutable_search()->set_max_evaluations(p.search_max_evaluations);
+  job.mutable_search()->set_max_seconds(p.search_seconds);
   job.set_seed(p.seed);
   job.set_priority(p.priority);
   job.set_state(ToProto(record.state));

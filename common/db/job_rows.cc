@@ -105,6 +105,8 @@ std::string EncodeJobSpec(const JobParameters& p) {
       {"target_ratio", p.target_ratio}, {"finetune_epochs", p.finetune_epochs},
       {"finetune_lr", p.finetune_lr},   {"seed", p.seed},
       {"priority", p.priority},         {"max_attempts", p.max_attempts},
+      {"importance", p.importance},     {"search_max_evaluations", p.search_max_evaluations},
+      {"search_seconds", p.search_seconds},
   };
   return spec.dump();
 }
@@ -123,6 +125,9 @@ JobParameters DecodeJobSpec(const std::string& json) {
   p.seed = spec.value("seed", p.seed);
   p.priority = spec.value("priority", p.priority);
   p.max_attempts = spec.value("max_attempts", p.max_attempts);
+  p.importance = spec.value("importance", p.importance);
+  p.search_max_evaluations = spec.value("search_max_evaluations", p.search_max_evaluations);
+  p.search_seconds = spec.value("search_seconds", p.search_seconds);
   return p;
 }
 
@@ -130,7 +135,9 @@ bool SameJobParameters(const JobParameters& a, const JobParameters& b) {
   return a.model_id == b.model_id && a.dataset_id == b.dataset_id && a.strategy == b.strategy &&
          a.target_kind == b.target_kind && a.target_ratio == b.target_ratio &&
          a.finetune_epochs == b.finetune_epochs && a.finetune_lr == b.finetune_lr &&
-         a.seed == b.seed && a.priority == b.priority && a.max_attempts == b.max_attempts;
+         a.seed == b.seed && a.priority == b.priority && a.max_attempts == b.max_attempts &&
+         a.importance == b.importance && a.search_max_evaluations == b.search_max_evaluations &&
+         a.search_seconds == b.search_seconds;
 }
 
 bool LooksLikeUuid(const std::string& text) {

@@ -49,6 +49,9 @@ struct JobParameters {
   uint64_t seed = 0;
   int32_t priority = 100;
   int32_t max_attempts = 3;
+  std::string importance = "l1";
+  int32_t search_max_evaluations = 0;  // 0: strategy default
+  double search_seconds = 0.0;         // 0: no time limit
 };
 
 struct JobRecord {

@@ -392,10 +392,10 @@ TEST_F(ServerTest, CreateJobValidatesAndResolvesTheModel) {
               "TARGET_OUT_OF_RANGE");
   ExpectError(CreateJob(JobFor("for-jobs", 0.0), "", &job), grpc::StatusCode::INVALID_ARGUMENT,
               "TARGET_OUT_OF_RANGE");
-  v1::Job amc = JobFor("for-jobs");
-  amc.set_strategy(v1::AMC);
-  ExpectError(CreateJob(amc, "", &job), grpc::StatusCode::INVALID_ARGUMENT,
-              "STRATEGY_NOT_SUPPORTED");
+  v1::Job bad_importance = JobFor("for-jobs");
+  bad_importance.set_importance("magic");
+  ExpectError(CreateJob(bad_importance, "", &job), grpc::StatusCode::INVALID_ARGUMENT,
+              "IMPORTANCE_INVALID");
   v1::Job with_dataset = JobFor("for-jobs");
   with_dataset.set_dataset("no-such-dataset");
   ExpectError(CreateJob(with_dataset, "", &job), grpc::StatusCode::NOT_FOUND, "DATASET_NOT_FOUND");

@@ -73,15 +73,43 @@ TEST(JobSpecValidation, TargetRatioMustLieStrictlyInsideZeroOne) {
   ExpectReason(no_target, "TARGET_OUT_OF_RANGE");
 }
 
-TEST(JobSpecValidation, OnlyUniformIsServedForNow) {
-  for (v1::Strategy strategy : {v1::GLOBAL, v1::AMC, v1::METAPRUNING, v1::AUTOSLIM}) {
+TEST(JobSpecValidation, EveryStrategyIsServedByName) {
+  const std::pair<v1::Strategy, const char*> strategies[] = {
+      {v1::UNIFORM, "uniform"}, {v1::GLOBAL, "global"}, {v1::AMC, "amc"},
+      {v1::METAPRUNING, "metapruning"}, {v1::AUTOSLIM, "autoslim"}};
+  for (const auto& [strategy, name] : strategies) {
     v1::Job job = ValidJob();
     job.set_strategy(strategy);
-    ExpectReason(job, "STRATEGY_NOT_SUPPORTED");
+    absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->params.strategy, name);
   }
   v1::Job unknown = ValidJob();
   unknown.set_strategy(static_cast<v1::Strategy>(99));
   ExpectReason(unknown, "STRATEGY_NOT_SUPPORTED");
+}
+
+TEST(JobSpecValidation, ImportanceAndSearchBudget) {
+  v1::Job job = ValidJob();
+  job.set_importance("fpgm");
+  job.mutable_search()->set_max_evaluations(40);
+  job.mutable_search()->set_max_seconds(30);
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->params.importance, "fpgm");
+  EXPECT_EQ(spec->params.search_max_evaluations, 40);
+  EXPECT_EQ(spec->params.search_seconds, 30);
+
+  v1::Job unknown = ValidJob();
+  unknown.set_importance("magic");
+  ExpectReason(unknown, "IMPORTANCE_INVALID");
+  v1::Job taylor = ValidJob();
+  taylor.set_importance("taylor");
+  taylor.clear_dataset();
+  ExpectReason(taylor, "IMPORTANCE_NEEDS_DATASET");
+  v1::Job budget = ValidJob();
+  budget.mutable_search()->set_max_evaluations(-1);
+  ExpectReason(budget, "SEARCH_BUDGET_INVALID");
 }
 
 TEST(JobSpecValidation, UnknownTargetKind) {

@@ -125,6 +125,9 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
   if (params.finetune_lr > 0) spec.finetune_lr = params.finetune_lr;
   spec.seed = params.seed;
   spec.device = options_.device;
+  spec.importance = params.importance;
+  spec.search_max_evaluations = params.search_max_evaluations;
+  spec.search_seconds = params.search_seconds;
   return spec;
 }
 
@@ -151,9 +154,23 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   if (fetched.ok() && claimed.dataset) {
     fetched = blobs_->ReadToFile(claimed.dataset->sha256, spec.dataset_path);
   }
+  if (fetched.ok() && !claimed.job.checkpoint_sha256.empty()) {
+    // An earlier attempt saved its search state: continue from there.
+    fetched = blobs_->Read(claimed.job.checkpoint_sha256, [&spec](std::string_view chunk) {
+      spec.search_resume_state.append(chunk.data(), chunk.size());
+      return true;
+    });
+    if (fetched.ok()) {
+      spdlog::info("job {} attempt {}: resuming the search from checkpoint {}", lease.job_id,
+                   lease.attempt, claimed.job.checkpoint_sha256.substr(0, 12));
+    }
+  }
   if (!fetched.ok()) {
     return FailJob(lease, "INPUT_FETCH_FAILED", std::string(fetched.message()), true);
   }
+  spec.on_checkpoint = [this, &lease, &dir](const std::string& state) {
+    SaveCheckpoint(lease, dir, state);
+  };
 
   engine::CancelToken cancel;
   {
@@ -191,6 +208,20 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
     }
   }
   return end;
+}
+
+void JobExecutor::SaveCheckpoint(const db::LeaseToken& lease, const std::string& dir,
+                                 const std::string& state) {
+  // Best effort: a lost checkpoint costs recomputation on the next attempt,
+  // never correctness, so failures are logged and the search goes on.
+  const std::string path = dir + "/checkpoint.bin";
+  absl::Status saved = WriteFile(path, state);
+  absl::StatusOr<std::string> sha = saved.ok() ? blobs_->PutFile(path) : saved;
+  if (sha.ok()) saved = queue_->SaveCheckpoint(lease, *sha, clock_());
+  if (!sha.ok() || !saved.ok()) {
+    spdlog::warn("job {} attempt {}: checkpoint not saved: {}", lease.job_id, lease.attempt,
+                 (sha.ok() ? saved : sha.status()).ToString());
+  }
 }
 
 JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& status,

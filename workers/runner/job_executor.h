@@ -55,6 +55,9 @@ class JobExecutor {
   JobEnd Finish(const db::LeaseToken& lease, const engine::Status& status,
                 const engine::JobOutcome& outcome, const engine::JobSpec& spec,
                 bool cancel_requested, bool lease_lost);
+  // Stores the engine's search state as a blob and records it on the job.
+  void SaveCheckpoint(const db::LeaseToken& lease, const std::string& dir,
+                      const std::string& state);
   JobEnd FailJob(const db::LeaseToken& lease, const std::string& reason,
                  const std::string& message, bool retryable);
 

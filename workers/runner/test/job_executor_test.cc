@@ -19,7 +19,7 @@ using db::testing::DbTest;
 // progress, writes the output model, or fails / waits for cancellation.
 class FakeRunner : public PruneRunner {
  public:
-  enum class Mode { kSucceed, kFailInput, kFailInternal, kBlockUntilCancelled };
+  enum class Mode { kSucceed, kFailInput, kFailInternal, kBlockUntilCancelled, kCheckpointThenBlock };
   explicit FakeRunner(Mode mode) : mode_(mode) {}
 
   engine::Status Run(const engine::JobSpec& spec,
@@ -34,6 +34,9 @@ class FakeRunner : public PruneRunner {
         return {"MODEL_LOAD_FAILED", "not a TorchScript archive"};
       case Mode::kFailInternal:
         return {"INTERNAL", "out of memory"};
+      case Mode::kCheckpointThenBlock:
+        spec.on_checkpoint("search-state-after-3-evaluations");
+        [[fallthrough]];
       case Mode::kBlockUntilCancelled:
         started = true;
         while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -175,6 +178,30 @@ TEST_F(JobExecutorTest, DrainReleasesWithoutBurningAnAttempt) {
   db::JobRecord job = Reload(claimed.job.id);
   EXPECT_EQ(job.state, db::JobState::kQueued);
   EXPECT_EQ(job.attempt, 0);
+}
+
+TEST_F(JobExecutorTest, ReleasedJobResumesFromItsCheckpoint) {
+  db::ClaimedJob first = EnqueueAndClaim();
+  FakeRunner interrupted(FakeRunner::Mode::kCheckpointThenBlock);
+  JobExecutor draining(queue_.get(), blobs_.get(), &interrupted, Options(),
+                       [] { return absl::Now(); });
+  std::thread drainer([&] {
+    while (!interrupted.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    draining.Drain();
+  });
+  EXPECT_EQ(draining.Execute(first), JobEnd::kReleased);
+  drainer.join();
+  EXPECT_TRUE(interrupted.seen_spec.search_resume_state.empty());
+
+  auto second = queue_->Claim("worker-b", absl::Seconds(30), absl::Now() + absl::Seconds(1));
+  ASSERT_TRUE(second.ok() && second->has_value()) << second.status();
+  EXPECT_EQ((*second)->job.attempt, 1);  // the release burned no attempt
+  FakeRunner resumed(FakeRunner::Mode::kSucceed);
+  WorkerOptions options = Options();
+  options.worker_id = "worker-b";
+  JobExecutor executor(queue_.get(), blobs_.get(), &resumed, options, [] { return absl::Now(); });
+  EXPECT_EQ(executor.Execute(**second), JobEnd::kSucceeded);
+  EXPECT_EQ(resumed.seen_spec.search_resume_state, "search-state-after-3-evaluations");
 }
 
 TEST_F(JobExecutorTest, WorkerThatLostItsLeaseWritesNothing) {
