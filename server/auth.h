@@ -8,6 +8,7 @@
 #include <grpcpp/support/string_ref.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace prune::server {
 
@@ -41,5 +42,24 @@ class StaticTokenAuthenticator : public Authenticator {
 
 // StaticTokenAuthenticator when `token` is non-empty, else AllowAllAuthenticator.
 std::unique_ptr<Authenticator> MakeAuthenticator(const std::string& token);
+
+// `pruned serve --auth`: none (every caller is "default"), static (--token,
+// tenant "default"), database (tokens table, tenant from the token;
+// DatabaseAuthenticator).
+enum class AuthMode { kNone, kStatic, kDatabase };
+
+// The mode for `--auth flag` and `--token token`: an empty flag means static
+// when a token is given, else none. Contradictions (none or database with a
+// token, static without one) and unknown names are INVALID_ARGUMENT.
+absl::StatusOr<AuthMode> ChooseAuthMode(const std::string& flag, const std::string& token);
+const char* AuthModeName(AuthMode mode);
+
+// The token of "authorization: Bearer <token>", or UNAUTHENTICATED
+// "<missing_reason>: ..." when the metadata is absent, not Bearer, or empty.
+absl::StatusOr<std::string> BearerToken(const ClientMetadata& metadata, const char* missing_reason);
+
+// Constant-time comparison of two secrets (CRYPTO_memcmp of their sha256, so
+// neither content nor length leaks through timing).
+bool SecretsEqual(absl::string_view a, absl::string_view b);
 
 }  // namespace prune::server

@@ -94,7 +94,7 @@ grpc::Status PruneServiceImpl::UploadModel(grpc::ServerContext* context,
             return absl::AlreadyExistsError(absl::StrCat("MODEL_ALREADY_EXISTS: a model named '",
                                                          metadata.display_name(), "' exists"));
           }
-          return absl::OkStatus();
+          return store_->CheckStorageQuota(tenant, metadata.size_bytes());
         });
     if (absl::Status s = ReadUpload(reader, &session, UploadBytesCounter("model")); !s.ok()) {
       return s;
@@ -159,7 +159,7 @@ grpc::Status PruneServiceImpl::UploadDataset(grpc::ServerContext* context,
             return absl::AlreadyExistsError(absl::StrCat(
                 "DATASET_ALREADY_EXISTS: a dataset named '", metadata.display_name(), "' exists"));
           }
-          return absl::OkStatus();
+          return store_->CheckStorageQuota(tenant, metadata.size_bytes());
         });
     if (absl::Status s = ReadUpload(reader, &session, UploadBytesCounter("dataset")); !s.ok()) {
       return s;

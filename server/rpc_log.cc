@@ -49,7 +49,9 @@ grpc::Status RpcLog::Finish(grpc::Status status) const {
                              status.error_code() == grpc::StatusCode::UNAVAILABLE
                          ? spdlog::level::warn
                          : spdlog::level::info;
-  const absl::string_view reason = ReasonOf(status.error_message());
+  // error_message() returns a copy: keep it alive while `reason` views it.
+  const std::string message = status.error_message();
+  const absl::string_view reason = ReasonOf(message);
   spdlog::log(level, "rpc method={} code={} latency_ms={:.1f} reason={}",
               std::string_view(method_.data(), method_.size()), code_name, latency_ms,
               std::string_view(reason.data(), reason.size()));

@@ -17,11 +17,13 @@
 #include "common/db/connection_pool.h"
 #include "common/db/metadata_store.h"
 #include "common/db/migrations.h"
+#include "common/db/token_store.h"
 #include "common/metrics/metrics_http_server.h"
 #include "common/metrics/registry.h"
 #include "common/metrics/service_metrics.h"
 #include "server/api_server.h"
 #include "server/auth.h"
+#include "server/database_authenticator.h"
 #include "server/job_state_gauge.h"
 
 namespace prune::server {
@@ -156,9 +158,39 @@ int RunServe(const ServeOptions& options) {
     return 1;
   }
   db::BlobStore blobs(database->pool.get());
-  const std::unique_ptr<Authenticator> authenticator = MakeAuthenticator(options.token);
-  if (options.token.empty()) {
-    spdlog::warn("no --token: authentication is off, every caller is tenant '{}'", kDefaultTenant);
+  absl::StatusOr<AuthMode> auth_mode = ChooseAuthMode(options.auth_mode, options.token);
+  if (!auth_mode.ok()) {
+    spdlog::error("{}", std::string(auth_mode.status().message()));
+    return 1;
+  }
+  db::TokenStore tokens(database->pool.get());
+  std::unique_ptr<Authenticator> authenticator;
+  switch (*auth_mode) {
+    case AuthMode::kNone:
+      authenticator = std::make_unique<AllowAllAuthenticator>();
+      spdlog::warn(
+          "AUTHENTICATION IS OFF (--auth none): every caller is tenant '{}'; use --auth database "
+          "or --token in any shared deployment",
+          kDefaultTenant);
+      break;
+    case AuthMode::kStatic:
+      authenticator = std::make_unique<StaticTokenAuthenticator>(options.token);
+      spdlog::info("auth static: one bearer token, tenant '{}'", kDefaultTenant);
+      break;
+    case AuthMode::kDatabase: {
+      DatabaseAuthenticatorOptions auth_options;
+      auth_options.cache_ttl = options.token_cache_ttl;
+      authenticator = std::make_unique<DatabaseAuthenticator>(&tokens, auth_options);
+      absl::StatusOr<bool> any = tokens.AnyLiveToken();
+      if (any.ok() && !*any) {
+        spdlog::warn(
+            "auth database: no live token exists, every call will be rejected; issue one with "
+            "'pruned admin token issue --tenant T --name N'");
+      }
+      spdlog::info("auth database: tokens from the database, revocation takes effect within {}",
+                   absl::FormatDuration(options.token_cache_ttl));
+      break;
+    }
   }
 
   // Metrics: declared after the database so they go first on return; the
@@ -213,6 +245,18 @@ int RunServe(const ServeOptions& options) {
   absl::SleepFor(options.drain_delay);
   (*server)->Shutdown(options.shutdown_grace);
   return 0;
+}
+
+int WithDatabase(const DatabaseOptions& options,
+                 const std::function<int(db::ConnectionPool* pool)>& action) {
+  absl::StatusOr<Database> database = OpenDatabase(options);
+  if (!database.ok()) {
+    spdlog::error("cannot open the database: {}", database.status().ToString());
+    return 1;
+  }
+  const int code = action(database->pool.get());
+  StopEmbedded(*database);
+  return code;
 }
 
 int RunMigrate(const DatabaseOptions& options) {

@@ -2,10 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
+namespace prune::db {
+class ConnectionPool;
+}  // namespace prune::db
 
 namespace prune::server {
 
@@ -20,7 +25,12 @@ struct DatabaseOptions {
 struct ServeOptions {
   DatabaseOptions database;
   std::string listen_address = "0.0.0.0:50051";
-  std::string token;  // empty: no authentication, single tenant "default"
+  std::string token;  // the static token (--auth static)
+  // --auth: "none", "static", "database" or empty (static when a token is
+  // given, else none). See ChooseAuthMode in auth.h.
+  std::string auth_mode;
+  // --auth database: how long a successful token lookup is reused.
+  absl::Duration token_cache_ttl = absl::Seconds(5);
   int64_t max_upload_bytes = int64_t{2} << 30;
   absl::Duration drain_delay = absl::Seconds(1);
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -54,5 +64,11 @@ int RunServe(const ServeOptions& options);
 
 // Applies the database migrations and returns the exit code.
 int RunMigrate(const DatabaseOptions& options);
+
+// Opens (and migrates) the database, runs `action` on it and returns its exit
+// code; 1 when the database cannot be opened. An embedded cluster started for
+// this is stopped afterwards.
+int WithDatabase(const DatabaseOptions& options,
+                 const std::function<int(db::ConnectionPool* pool)>& action);
 
 }  // namespace prune::server

@@ -57,8 +57,11 @@ absl::StatusOr<std::optional<ClaimedJob>> JobQueue::Claim(const std::string& wor
   absl::StatusOr<Result> row = (*conn)->Exec(
       absl::StrCat(
           "WITH next AS ("
-          "  SELECT id FROM jobs WHERE state = 'queued' AND scheduled_at <= $2::timestamptz"
-          "  ORDER BY priority, scheduled_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+          "  SELECT q.id FROM jobs q JOIN tenants t ON t.name = q.tenant"
+          "  WHERE q.state = 'queued' AND q.scheduled_at <= $2::timestamptz"
+          "   AND (t.max_running_jobs IS NULL OR t.max_running_jobs > (SELECT count(*) FROM jobs r"
+          "        WHERE r.tenant = q.tenant AND r.state = 'running'))"
+          "  ORDER BY q.priority, q.scheduled_at, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
           " claimed AS ("
           "  UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, lease_owner = $1::text,"
           "   lease_expires_at = $2::timestamptz + $3::bigint * interval '1 microsecond',"

@@ -46,7 +46,10 @@ class JobQueue {
 
   // Claims the next runnable job (queued, scheduled_at <= now) ordered by
   // priority, scheduled_at, id with FOR UPDATE SKIP LOCKED. nullopt when
-  // none is runnable.
+  // none is runnable. A job whose tenant already has max_running_jobs running
+  // jobs is passed over (it stays queued). The count is not locked, so
+  // workers claiming at the same instant can overshoot the limit by at most
+  // one job each.
   absl::StatusOr<std::optional<ClaimedJob>> Claim(const std::string& worker_id,
                                                   absl::Duration lease_ttl, absl::Time now);
   // Extends the lease. ABORTED ("LEASE_LOST") when the lease is gone.

@@ -287,6 +287,34 @@ absl::StatusOr<JobRecord> MetadataStore::CreateJob(const std::string& tenant,
     params.dataset_id = dataset->Text(0, 0);
   }
 
+  // The tenant row lock serialises this tenant's creates, so the queued count
+  // below cannot be raced past the limit. FOR NO KEY UPDATE does not block
+  // the FOR KEY SHARE of foreign-key checks (uploads and the like).
+  absl::StatusOr<Result> quota =
+      conn->Exec("SELECT max_queued_jobs FROM tenants WHERE name = $1 FOR NO KEY UPDATE", {tenant});
+  if (!quota.ok()) return quota.status();
+  if (quota->rows() == 0) return NotFound("TENANT_NOT_FOUND", tenant);
+  if (!request_id.empty()) {
+    // A repeat returns the first job even when the tenant is at its limit.
+    absl::StatusOr<std::optional<JobRecord>> first = FindByRequestId(conn, tenant, request_id);
+    if (!first.ok()) return first.status();
+    if (first->has_value()) {
+      if (absl::Status committed = txn->Commit(); !committed.ok()) return committed;
+      return RepeatedRequest(**first, params, request_id);
+    }
+  }
+  if (!quota->IsNull(0, 0)) {
+    const int64_t limit = quota->Int64(0, 0);
+    absl::StatusOr<Result> queued =
+        conn->Exec("SELECT count(*) FROM jobs WHERE tenant = $1 AND state = 'queued'", {tenant});
+    if (!queued.ok()) return queued.status();
+    const int64_t count = queued->Int64(0, 0);
+    if (count >= limit) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("QUOTA_QUEUED_JOBS: ", count, " queued jobs (limit ", limit, ")"));
+    }
+  }
+
   const std::optional<std::string> request =
       request_id.empty() ? std::nullopt : std::optional<std::string>(request_id);
   // ON CONFLICT makes a concurrent duplicate wait for the first insert and
@@ -320,6 +348,38 @@ absl::StatusOr<JobRecord> MetadataStore::CreateJob(const std::string& tenant,
   }
   if (absl::Status committed = txn->Commit(); !committed.ok()) return committed;
   return RepeatedRequest(**first, params, request_id);
+}
+
+absl::StatusOr<int64_t> MetadataStore::StoredBytes(const std::string& tenant) {
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> row = (*conn)->Exec(
+      "SELECT (coalesce((SELECT sum(size_bytes) FROM models"
+      "                  WHERE tenant = $1 AND deleted_at IS NULL), 0)"
+      "      + coalesce((SELECT sum(size_bytes) FROM datasets"
+      "                  WHERE tenant = $1 AND deleted_at IS NULL), 0))::bigint",
+      {tenant});
+  if (!row.ok()) return row.status();
+  return row->Int64(0, 0);
+}
+
+absl::Status MetadataStore::CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes) {
+  absl::StatusOr<int64_t> stored = StoredBytes(tenant);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> row =
+      (*conn)->Exec("SELECT max_stored_bytes FROM tenants WHERE name = $1", {tenant});
+  if (!row.ok()) return row.status();
+  if (row->rows() == 0) return NotFound("TENANT_NOT_FOUND", tenant);
+  if (row->IsNull(0, 0)) return absl::OkStatus();
+  const int64_t limit = row->Int64(0, 0);
+  if (*stored + incoming_bytes > limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("QUOTA_STORED_BYTES: ", *stored, " bytes stored + ", incoming_bytes,
+                     " bytes uploaded would exceed the limit of ", limit, " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<JobRecord> MetadataStore::GetJob(const std::string& tenant,

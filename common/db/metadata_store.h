@@ -45,9 +45,22 @@ class MetadataStore {
   // Enqueues a job (state queued) and its first event. With a non-empty
   // request_id a repeat returns the first job; a repeat with different
   // parameters is INVALID_ARGUMENT ("REQUEST_ID_REUSED: ...").
+  // RESOURCE_EXHAUSTED ("QUOTA_QUEUED_JOBS: N queued jobs (limit L)") when the
+  // tenant already has max_queued_jobs queued jobs; creates of one tenant are
+  // serialised on its tenants row, so the limit is exact. (max_running_jobs
+  // is enforced by JobQueue::Claim: such jobs wait in the queue.)
   // NOTIFYs channel prune_jobs so idle workers wake up.
   absl::StatusOr<JobRecord> CreateJob(const std::string& tenant, const JobParameters& params,
                                       const std::string& request_id);
+  // Bytes the tenant stores: the declared sizes of its live models and
+  // datasets (content shared with other rows is counted each time).
+  absl::StatusOr<int64_t> StoredBytes(const std::string& tenant);
+  // RESOURCE_EXHAUSTED ("QUOTA_STORED_BYTES: ...", with the current usage)
+  // when StoredBytes + incoming_bytes exceeds the tenant's max_stored_bytes.
+  // Checked when an upload starts; concurrent uploads of one tenant may
+  // together overshoot by up to one upload each.
+  absl::Status CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes);
+
   absl::StatusOr<JobRecord> GetJob(const std::string& tenant, const std::string& job_id);
   // state filter: nullopt = all. Newest first.
   absl::StatusOr<Page<JobRecord>> ListJobs(const std::string& tenant,

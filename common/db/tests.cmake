@@ -16,7 +16,8 @@ add_executable(prune_db_test
   connection_test.cc
   job_queue_test.cc
   metadata_store_test.cc
-  migrations_test.cc)
+  migrations_test.cc
+  token_store_test.cc)
 target_link_libraries(prune_db_test PRIVATE prune_db_test_support GTest::gtest GTest::gtest_main
   GTest::gmock Threads::Threads)
 

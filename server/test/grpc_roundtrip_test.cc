@@ -3,7 +3,9 @@
 // played by the test through JobQueue.
 #include <openssl/evp.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/blob_store.h"
@@ -25,9 +28,11 @@
 #include "common/db/job_queue.h"
 #include "common/db/metadata_store.h"
 #include "common/db/migrations.h"
+#include "common/db/token_store.h"
 #include "prune/v1/service.grpc.pb.h"
 #include "server/api_server.h"
 #include "server/auth.h"
+#include "server/database_authenticator.h"
 #include "server/status_conversion.h"
 #include "server/test/test_database.h"
 #include "server/test/zip_builder.h"
@@ -113,7 +118,13 @@ class ServerTest : public ::testing::Test {
 
   void StartServer(const std::string& token, PruneServiceOptions service = {}) {
     token_ = token;
-    authenticator_ = MakeAuthenticator(token);
+    StartServerWith(MakeAuthenticator(token), service);
+  }
+
+  // Serves with `authenticator`; Authorize() sends token_.
+  void StartServerWith(std::unique_ptr<Authenticator> authenticator,
+                       PruneServiceOptions service = {}) {
+    authenticator_ = std::move(authenticator);
     ApiServerOptions options;
     options.listen_address = "127.0.0.1:0";
     service.watch_poll_interval = absl::Milliseconds(100);
@@ -580,6 +591,164 @@ TEST_F(ServerTest, TokenIsRequiredWhenConfigured) {
   Authorize(&context);
   v1::ListModelsResponse response;
   EXPECT_TRUE(stub_->ListModels(&context, v1::ListModelsRequest(), &response).ok());
+}
+
+// --auth database: tenants and tokens from the tokens table.
+class DatabaseAuthTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    tokens_ = std::make_unique<db::TokenStore>(backend->pool.get());
+    // Names unique in this binary's database.
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    tenant_a_ = absl::AsciiStrToLower(absl::StrCat("a-", test)).substr(0, 60);
+    tenant_b_ = absl::AsciiStrToLower(absl::StrCat("b-", test)).substr(0, 60);
+    ASSERT_TRUE(tokens_->CreateTenant(tenant_a_).ok());
+    ASSERT_TRUE(tokens_->CreateTenant(tenant_b_).ok());
+    token_a_ = Issue(tenant_a_, "a");
+    token_b_ = Issue(tenant_b_, "b");
+    DatabaseAuthenticatorOptions options;
+    options.cache_ttl = absl::ZeroDuration();  // revocation is seen at once
+    StartServerWith(std::make_unique<DatabaseAuthenticator>(tokens_.get(), options));
+    token_ = token_a_;
+  }
+
+  std::string Issue(const std::string& tenant, const std::string& name) {
+    absl::StatusOr<db::IssuedToken> issued = tokens_->IssueToken(tenant, name);
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    if (issued.ok()) ids_[issued->plaintext] = issued->record.id;
+    return issued.ok() ? issued->plaintext : "";
+  }
+
+  grpc::Status ListModelsWith(const std::string& authorization) {
+    grpc::ClientContext context;
+    if (!authorization.empty()) context.AddMetadata("authorization", authorization);
+    v1::ListModelsResponse response;
+    return stub_->ListModels(&context, v1::ListModelsRequest(), &response);
+  }
+
+  std::unique_ptr<db::TokenStore> tokens_;
+  std::string tenant_a_, tenant_b_, token_a_, token_b_;
+  std::map<std::string, std::string> ids_;  // plaintext -> id
+};
+
+TEST_F(DatabaseAuthTest, MissingInvalidAndRevokedTokensAreUnauthenticated) {
+  EXPECT_EQ(HealthStatus(""), 1);  // health needs no token
+  EXPECT_EQ(HealthStatus("prune.v1.PruneService"), 1);
+  ExpectError(ListModelsWith(""), grpc::StatusCode::UNAUTHENTICATED, "TOKEN_MISSING");
+  ExpectError(ListModelsWith("Basic " + token_a_), grpc::StatusCode::UNAUTHENTICATED,
+              "TOKEN_MISSING");
+  ExpectError(ListModelsWith("Bearer nonsense"), grpc::StatusCode::UNAUTHENTICATED,
+              "TOKEN_INVALID");
+  ExpectError(ListModelsWith("Bearer prn_" + std::string(64, '0')),
+              grpc::StatusCode::UNAUTHENTICATED, "TOKEN_INVALID");
+  EXPECT_TRUE(ListModelsWith("Bearer " + token_a_).ok());
+
+  const std::string doomed = Issue(tenant_a_, "doomed");
+  EXPECT_TRUE(ListModelsWith("Bearer " + doomed).ok());
+  ASSERT_TRUE(tokens_->RevokeToken(ids_[doomed]).ok());
+  ExpectError(ListModelsWith("Bearer " + doomed), grpc::StatusCode::UNAUTHENTICATED,
+              "TOKEN_REVOKED");
+  EXPECT_TRUE(ListModelsWith("Bearer " + token_a_).ok());  // other tokens still work
+}
+
+TEST_F(DatabaseAuthTest, TenantsNeverSeeEachOthersModelsAndJobs) {
+  const v1::Model model = MustUploadModel("mine");
+  EXPECT_THAT(model.name(), StartsWith("tenants/" + tenant_a_ + "/models/"));
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(JobFor("mine"), "", &job).ok());
+  EXPECT_THAT(job.name(), StartsWith("tenants/" + tenant_a_ + "/jobs/"));
+
+  token_ = token_b_;
+  const std::string model_id = model.name().substr(model.name().rfind('/') + 1);
+  for (const std::string& reference : {model.name(), model_id, std::string("mine")}) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::GetModelRequest request;
+    request.set_name(reference);
+    v1::Model got;
+    ExpectError(stub_->GetModel(&context, request, &got), grpc::StatusCode::NOT_FOUND,
+                "MODEL_NOT_FOUND");
+  }
+  for (const std::string& reference : {job.name(), JobId(job)}) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::GetJobRequest request;
+    request.set_name(reference);
+    v1::Job got;
+    ExpectError(stub_->GetJob(&context, request, &got), grpc::StatusCode::NOT_FOUND,
+                "JOB_NOT_FOUND");
+    grpc::ClientContext cancel_context;
+    Authorize(&cancel_context);
+    v1::CancelJobRequest cancel;
+    cancel.set_name(reference);
+    ExpectError(stub_->CancelJob(&cancel_context, cancel, &got), grpc::StatusCode::NOT_FOUND,
+                "JOB_NOT_FOUND");
+  }
+  v1::Job theirs;
+  ExpectError(CreateJob(JobFor(model.name()), "", &theirs), grpc::StatusCode::NOT_FOUND,
+              "MODEL_NOT_FOUND");
+  grpc::ClientContext list_context;
+  Authorize(&list_context);
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(&list_context, v1::ListJobsRequest(), &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 0);
+  grpc::ClientContext models_context;
+  Authorize(&models_context);
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(stub_->ListModels(&models_context, v1::ListModelsRequest(), &models).ok());
+  EXPECT_EQ(models.models_size(), 0);
+  // B may use the same display name in its own tenant.
+  EXPECT_THAT(MustUploadModel("mine").name(), StartsWith("tenants/" + tenant_b_ + "/models/"));
+}
+
+TEST_F(DatabaseAuthTest, QuotasAreResourceExhaustedWithTheUsage) {
+  const v1::Model model = MustUploadModel("quota-model");
+  db::QuotaUpdate update;
+  update.max_queued_jobs = std::optional<int64_t>(1);
+  update.max_stored_bytes = std::optional<int64_t>(model.size_bytes() + 100);
+  ASSERT_TRUE(tokens_->SetQuota(tenant_a_, update).ok());
+
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(JobFor("quota-model"), "first", &job).ok());
+  grpc::Status status = CreateJob(JobFor("quota-model"), "", &job);
+  ExpectError(status, grpc::StatusCode::RESOURCE_EXHAUSTED, "QUOTA_QUEUED_JOBS");
+  EXPECT_EQ(status.error_message(), "QUOTA_QUEUED_JOBS: 1 queued jobs (limit 1)");
+  EXPECT_TRUE(CreateJob(JobFor("quota-model"), "first", &job).ok());  // a repeat is fine
+
+  status = UploadModel("too-much", testing::FakeTorchScriptArchive(4096));
+  ExpectError(status, grpc::StatusCode::RESOURCE_EXHAUSTED, "QUOTA_STORED_BYTES");
+  EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat(model.size_bytes(), " bytes stored")));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(absl::StrCat("limit of ", model.size_bytes() + 100, " bytes")));
+
+  // Tenant B is not limited by A's quota.
+  token_ = token_b_;
+  MustUploadModel("quota-model");
+  EXPECT_TRUE(CreateJob(JobFor("quota-model"), "", &job).ok());
+  EXPECT_TRUE(CreateJob(JobFor("quota-model"), "", &job).ok());
+}
+
+TEST(DatabaseAuthenticatorCache, RevocationTakesEffectWhenTheCacheEntryExpires) {
+  db::TokenStore tokens(backend->pool.get());
+  ASSERT_TRUE(tokens.CreateTenant("cache-tenant").ok());
+  absl::StatusOr<db::IssuedToken> issued = tokens.IssueToken("cache-tenant", "t");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  absl::Time now = absl::Now();
+  DatabaseAuthenticatorOptions options;
+  options.cache_ttl = absl::Seconds(5);
+  options.clock = [&now] { return now; };
+  DatabaseAuthenticator authenticator(&tokens, options);
+  ClientMetadata metadata;
+  const std::string header = "Bearer " + issued->plaintext;
+  metadata.emplace("authorization", header);
+  EXPECT_EQ(*authenticator.Authenticate(metadata), "cache-tenant");
+  ASSERT_TRUE(tokens.RevokeToken(issued->record.id).ok());
+  now += absl::Seconds(4);
+  EXPECT_EQ(*authenticator.Authenticate(metadata), "cache-tenant");  // still cached
+  now += absl::Seconds(2);
+  const absl::StatusOr<std::string> expired = authenticator.Authenticate(metadata);
+  EXPECT_EQ(expired.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(expired.status().message()), StartsWith("TOKEN_REVOKED: "));
 }
 
 TEST(ServerWithoutDatabase, UnreachableDatabaseIsUnavailableNotAHang) {
