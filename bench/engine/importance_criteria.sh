@@ -19,7 +19,8 @@ for criterion in l1 l2 bn_scale taylor fpgm random; do
   "$build/workers/engine/prune-engine" prune --model "$ref/model.pt" --input-shape 1,1,28,28 \
     --dataset "$ref/test.pt" --strategy uniform --target flops=0.5 --importance "$criterion" \
     --finetune-epochs 1 --seed 1 --latency-batch-size 0 -o "$out/$criterion.pt" \
-    --report "$out/$criterion.json" >/dev/null
+    --report "$out/$criterion.json" >"$out/$criterion.log" 2>&1 ||
+    { cat "$out/$criterion.log" >&2; exit 1; }
   /usr/bin/python3 - "$criterion" "$out/$criterion.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[2]))

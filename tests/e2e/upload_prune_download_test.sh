@@ -91,6 +91,25 @@ assert pruned.block.conv1.weight.shape[0] < 16  # hierarchy and names kept
 print(f"pruned archive ok: MACs ratio {ratio:.3f}, params {n_orig} -> {n_pruned}")
 PY
 
+# A searching strategy through the service: AutoSlim with a small budget.
+search_job=$(prunectl job create --model tiny --dataset tiny-data --strategy autoslim \
+  --target flops=0.5 --max-evaluations 8 --importance l2 --seed 3 --json |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+timeout 300 "$build/client/prunectl" job watch "$search_job" >"$tmp/watch-search.log" ||
+  fail "search watch: $(tail -n 5 "$tmp/watch-search.log")"
+prunectl job download "$search_job" --report-out "$tmp/search-report.json"
+/usr/bin/python3 - "$tmp/search-report.json" <<'PY' || fail "search report check"
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["strategy"] == "autoslim", report["strategy"]
+assert report["importance"]["criterion"] == "l2", report["importance"]
+search = report["search"]
+assert 0 < search["evaluations"] <= 9, search["evaluations"]  # budget (+1 fallback)
+assert report["macs_ratio"] <= 0.5 + 1e-9, report["macs_ratio"]
+assert report["candidates"], "no candidates"
+print(f"autoslim ok: {search['evaluations']} evaluations, MACs ratio {report['macs_ratio']:.3f}")
+PY
+
 # Finished jobs cannot be cancelled; the server still answers.
 if prunectl job cancel "$job" 2>"$tmp/err"; then fail "cancelling a finished job succeeded"; fi
 grep -q FAILED_PRECONDITION "$tmp/err" || fail "cancel finished: $(cat "$tmp/err")"
