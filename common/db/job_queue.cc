@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/db/connection.h"
 #include "common/db/connection_pool.h"
 #include "common/db/job_rows.h"
@@ -140,7 +141,8 @@ absl::Status JobQueue::SaveCheckpoint(const LeaseToken& lease, const std::string
 }
 
 absl::Status JobQueue::Complete(const LeaseToken& lease, const std::string& report_json,
-                                const std::vector<ArtifactRecord>& artifacts, absl::Time now) {
+                                const std::vector<ArtifactRecord>& artifacts, absl::Time now,
+                                const std::vector<CandidateRecord>& candidates) {
   absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   // The fenced state change and the artifact rows commit together: a job is
@@ -170,6 +172,22 @@ absl::Status JobQueue::Complete(const LeaseToken& lease, const std::string& repo
           absl::StrCat("BLOB_NOT_FOUND: artifact blob ", artifact.sha256, " was not stored"));
     }
     if (!stored.ok()) return stored.status();
+  }
+  for (const CandidateRecord& candidate : candidates) {
+    const std::string widths = absl::StrCat("[", absl::StrJoin(candidate.widths, ","), "]");
+    absl::StatusOr<Result> stored = (*conn)->Exec(
+        "INSERT INTO job_candidates (job_id, idx, macs, params, score, feasible, pareto, widths)"
+        " VALUES ($1::uuid, $2::bigint, $3::bigint, $4::bigint, $5::double precision,"
+        " $6::boolean, $7::boolean, $8::jsonb)",
+        {lease.job_id, candidate.index, candidate.macs, candidate.params, candidate.score,
+         Param::Bool(candidate.feasible), Param::Bool(candidate.pareto), widths});
+    if (!stored.ok()) {
+      if (absl::IsAlreadyExists(stored.status())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("DUPLICATE_CANDIDATE: candidate index ", candidate.index, " repeats"));
+      }
+      return stored.status();
+    }
   }
   return txn->Commit();
 }

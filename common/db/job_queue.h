@@ -62,9 +62,12 @@ class JobQueue {
   // resumes from it (ClaimedJob.job.checkpoint_sha256). ABORTED when the
   // lease is lost; FAILED_PRECONDITION when the blob is not stored.
   absl::Status SaveCheckpoint(const LeaseToken& lease, const std::string& sha256, absl::Time now);
-  // running → succeeded with report and artifacts (blobs already stored).
+  // running → succeeded with report, artifacts (blobs already stored) and the
+  // candidates a search evaluated (none for jobs without a search), all in
+  // one transaction. INVALID_ARGUMENT for two candidates with one index.
   absl::Status Complete(const LeaseToken& lease, const std::string& report_json,
-                        const std::vector<ArtifactRecord>& artifacts, absl::Time now);
+                        const std::vector<ArtifactRecord>& artifacts, absl::Time now,
+                        const std::vector<CandidateRecord>& candidates = {});
   // running → failed (retryable=false or attempts used up) or back to queued
   // with exponential backoff (retryable=true and attempts left).
   absl::Status Fail(const LeaseToken& lease, const std::string& reason, const std::string& message,

@@ -2,8 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/db/connection.h"
 #include "common/db/connection_pool.h"
 #include "common/db/job_rows.h"
@@ -497,6 +499,57 @@ absl::StatusOr<std::vector<JobEventRecord>> MetadataStore::ListJobEvents(const s
     events.push_back(std::move(event));
   }
   return events;
+}
+
+absl::StatusOr<Page<CandidateRecord>> MetadataStore::ListCandidates(
+    const std::string& tenant, const std::string& job_id, bool pareto_only, int page_size,
+    const std::string& page_token) {
+  if (!LooksLikeUuid(job_id)) return NotFound("JOB_NOT_FOUND", job_id);
+  const int limit = ClampPageSize(page_size);
+  // The token's key is the last index (its time part is unused); it only
+  // fits the same job and filter.
+  const std::string query = absl::StrCat("candidates:", job_id, pareto_only ? ":pareto" : ":all");
+  int64_t after = -1;
+  if (!page_token.empty()) {
+    absl::StatusOr<PageKey> key = DecodePageToken(page_token, query);
+    if (!key.ok()) return key.status();
+    if (!absl::SimpleAtoi(key->id, &after)) {
+      return absl::InvalidArgumentError("INVALID_PAGE_TOKEN: not a page token");
+    }
+  }
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> job =
+      (*conn)->Exec("SELECT 1 FROM jobs WHERE tenant = $1 AND id = $2::uuid", {tenant, job_id});
+  if (!job.ok()) return job.status();
+  if (job->rows() == 0) return NotFound("JOB_NOT_FOUND", job_id);
+  absl::StatusOr<Result> rows = (*conn)->Exec(
+      absl::StrCat("SELECT idx, macs, params, score, feasible, pareto,"
+                   " array_to_string(ARRAY(SELECT jsonb_array_elements_text(widths)), ',')"
+                   " FROM job_candidates WHERE job_id = $1::uuid AND idx > $2::bigint",
+                   pareto_only ? " AND pareto" : "", " ORDER BY idx LIMIT $3::integer"),
+      {job_id, after, static_cast<int32_t>(limit + 1)});
+  if (!rows.ok()) return rows.status();
+  Page<CandidateRecord> page;
+  for (int i = 0; i < rows->rows() && i < limit; ++i) {
+    CandidateRecord candidate;
+    candidate.index = rows->Int64(i, 0);
+    candidate.macs = rows->Int64(i, 1);
+    candidate.params = rows->Int64(i, 2);
+    candidate.score = rows->Double(i, 3);
+    candidate.feasible = rows->Bool(i, 4);
+    candidate.pareto = rows->Bool(i, 5);
+    for (absl::string_view width : absl::StrSplit(rows->Text(i, 6), ',', absl::SkipEmpty())) {
+      int64_t value = 0;
+      if (absl::SimpleAtoi(width, &value)) candidate.widths.push_back(value);
+    }
+    page.items.push_back(std::move(candidate));
+  }
+  if (rows->rows() > limit) {
+    page.next_page_token =
+        EncodePageToken({query, absl::UnixEpoch(), absl::StrCat(page.items.back().index)});
+  }
+  return page;
 }
 
 absl::StatusOr<ArtifactRecord> MetadataStore::GetArtifact(const std::string& tenant,

@@ -74,6 +74,13 @@ class MetadataStore {
   absl::StatusOr<std::vector<JobEventRecord>> ListJobEvents(const std::string& tenant,
                                                             const std::string& job_id,
                                                             int64_t after_sequence, int limit);
+  // The candidates a search evaluated for the job, in index order; only the
+  // Pareto-optimal ones with pareto_only. Empty for jobs without a search or
+  // not yet succeeded. NOT_FOUND ("JOB_NOT_FOUND") for another tenant's job.
+  absl::StatusOr<Page<CandidateRecord>> ListCandidates(const std::string& tenant,
+                                                       const std::string& job_id,
+                                                       bool pareto_only, int page_size,
+                                                       const std::string& page_token);
   // NOT_FOUND unless the job succeeded and stored this artifact.
   absl::StatusOr<ArtifactRecord> GetArtifact(const std::string& tenant, const std::string& job_id,
                                              ArtifactKind kind);

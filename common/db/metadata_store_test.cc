@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/db_test_fixture.h"
+#include "common/db/job_queue.h"
 
 namespace prune::db::testing {
 namespace {
@@ -229,6 +230,95 @@ TEST_F(MetadataStoreTest, CancelQueuedThenTerminalIsFailedPrecondition) {
   EXPECT_EQ(events[1].sequence, 2);
   EXPECT_EQ(events[1].state, JobState::kCancelled);
   EXPECT_EQ(store_->GetJob("acme", "not-a-uuid").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, CandidatesStoredOnCompleteListedPagedAndTenantScoped) {
+  const ModelRecord model = MakeModel("acme", "searched");
+  JobParameters params;
+  params.model_id = model.id;
+  ASSERT_OK_AND_ASSIGN(job, store_->CreateJob("acme", params, ""));
+  const absl::Time now = absl::Now();
+  ASSERT_OK_AND_ASSIGN(claimed, queue_->Claim("w1", absl::Minutes(1), now));
+  ASSERT_TRUE(claimed.has_value());
+  const LeaseToken lease{claimed->job.id, claimed->job.lease_owner, claimed->job.attempt};
+  std::vector<CandidateRecord> candidates;
+  for (int64_t i = 0; i < 5; ++i) {
+    CandidateRecord c;
+    c.index = i * 2;  // indices need not be dense
+    c.widths = {16 - i, 32 - i};
+    c.macs = 1000 - 100 * i;
+    c.params = 500 - 10 * i;
+    c.score = 0.9 - 0.01 * static_cast<double>(i);
+    c.feasible = i >= 1;
+    c.pareto = i % 2 == 1;
+    candidates.push_back(c);
+  }
+  // Before the job succeeds there are none.
+  ASSERT_OK_AND_ASSIGN(none, store_->ListCandidates("acme", job.id, false, 0, ""));
+  EXPECT_TRUE(none.items.empty());
+  ASSERT_OK(queue_->Complete(lease, "{}", {}, now, candidates));
+
+  ASSERT_OK_AND_ASSIGN(all, store_->ListCandidates("acme", job.id, false, 0, ""));
+  ASSERT_EQ(all.items.size(), 5u);
+  EXPECT_TRUE(all.next_page_token.empty());
+  EXPECT_EQ(all.items[2].index, 4);
+  EXPECT_EQ(all.items[2].widths, (std::vector<int64_t>{14, 30}));
+  EXPECT_EQ(all.items[2].macs, 800);
+  EXPECT_EQ(all.items[2].params, 480);
+  EXPECT_DOUBLE_EQ(all.items[2].score, 0.88);
+  EXPECT_TRUE(all.items[2].feasible);
+  EXPECT_FALSE(all.items[2].pareto);
+  EXPECT_FALSE(all.items[0].feasible);
+
+  // Pagination: 2 + 2 + 1, in index order.
+  std::vector<int64_t> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    ASSERT_OK_AND_ASSIGN(page, store_->ListCandidates("acme", job.id, false, 2, token));
+    for (const CandidateRecord& c : page.items) seen.push_back(c.index);
+    token = page.next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 2, 4, 6, 8}));
+
+  // Pareto filter, and a token only fits its own filter.
+  ASSERT_OK_AND_ASSIGN(pareto, store_->ListCandidates("acme", job.id, true, 1, ""));
+  ASSERT_EQ(pareto.items.size(), 1u);
+  EXPECT_EQ(pareto.items[0].index, 2);
+  EXPECT_EQ(store_->ListCandidates("acme", job.id, false, 1, pareto.next_page_token)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(pareto2, store_->ListCandidates("acme", job.id, true, 1,
+                                                       pareto.next_page_token));
+  ASSERT_EQ(pareto2.items.size(), 1u);
+  EXPECT_EQ(pareto2.items[0].index, 6);
+  EXPECT_TRUE(pareto2.next_page_token.empty());
+
+  // Tenant isolation and bad ids.
+  EXPECT_EQ(store_->ListCandidates("globex", job.id, false, 0, "").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListCandidates("acme", "not-a-uuid", false, 0, "").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListCandidates("acme", job.id, false, 0, "garbage!").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MetadataStoreTest, DuplicateCandidateIndexRollsBackComplete) {
+  const ModelRecord model = MakeModel("acme", "dup");
+  JobParameters params;
+  params.model_id = model.id;
+  ASSERT_OK_AND_ASSIGN(job, store_->CreateJob("acme", params, ""));
+  ASSERT_OK_AND_ASSIGN(claimed, queue_->Claim("w1", absl::Minutes(1), absl::Now()));
+  ASSERT_TRUE(claimed.has_value());
+  const LeaseToken lease{claimed->job.id, claimed->job.lease_owner, claimed->job.attempt};
+  std::vector<CandidateRecord> candidates(2);
+  EXPECT_EQ(queue_->Complete(lease, "{}", {}, absl::Now(), candidates).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(after, store_->GetJob("acme", job.id));
+  EXPECT_EQ(after.state, JobState::kRunning);
 }
 
 }  // namespace

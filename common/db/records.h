@@ -93,6 +93,17 @@ struct ArtifactRecord {
   int64_t size_bytes = 0;
 };
 
+// One candidate a search strategy evaluated (table job_candidates).
+struct CandidateRecord {
+  int64_t index = 0;            // the engine's evaluation order
+  std::vector<int64_t> widths;  // kept channels per prunable group
+  int64_t macs = 0;
+  int64_t params = 0;
+  double score = 0;  // accuracy on the held-out split
+  bool feasible = false;
+  bool pareto = false;
+};
+
 // One page of a List call. next_page_token is empty on the last page.
 template <typename T>
 struct Page {
