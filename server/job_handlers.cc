@@ -1,5 +1,5 @@
 // The job handlers of PruneServiceImpl: CreateJob, Get/List/CancelJob,
-// WatchJob and DownloadArtifact.
+// WatchJob, ListCandidates and DownloadArtifact.
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
@@ -167,6 +167,27 @@ absl::Status PruneServiceImpl::StreamJobEvents(grpc::ServerContext* context,
       absl::SleepFor(std::min(kWatchWakeup, options_.watch_poll_interval - waited));
     }
   }
+}
+
+grpc::Status PruneServiceImpl::ListCandidates(grpc::ServerContext* context,
+                                              const v1::ListCandidatesRequest* request,
+                                              v1::ListCandidatesResponse* response) {
+  return Handle("ListCandidates", context, [&](const std::string& tenant) -> absl::Status {
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    absl::StatusOr<db::JobRecord> job = FindJob(tenant, request->job());
+    if (!job.ok()) return job.status();
+    // Candidates are stored when the job succeeds; before that (and for jobs
+    // without a search) the list is empty.
+    absl::StatusOr<db::Page<db::CandidateRecord>> page = store_->ListCandidates(
+        tenant, job->id, request->pareto_only(), *page_size, request->page_token());
+    if (!page.ok()) return page.status();
+    for (const db::CandidateRecord& candidate : page->items) {
+      *response->add_candidates() = ToProto(candidate);
+    }
+    response->set_next_page_token(page->next_page_token);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status PruneServiceImpl::DownloadArtifact(

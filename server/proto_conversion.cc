@@ -146,4 +146,16 @@ absl::StatusOr<db::ArtifactKind> ArtifactKindFromProto(int kind) {
   return absl::InvalidArgumentError(absl::StrCat("ARTIFACT_KIND_INVALID: unknown kind ", kind));
 }
 
+v1::Candidate ToProto(const db::CandidateRecord& record) {
+  v1::Candidate candidate;
+  candidate.set_index(record.index);
+  candidate.set_macs(record.macs);
+  candidate.set_params(record.params);
+  candidate.set_score(record.score);
+  candidate.set_feasible(record.feasible);
+  candidate.set_pareto(record.pareto);
+  for (int64_t width : record.widths) candidate.add_group_widths(width);
+  return candidate;
+}
+
 }  // namespace prune::server

@@ -18,6 +18,7 @@ v1::Model ToProto(const db::ModelRecord& record);
 v1::Dataset ToProto(const db::DatasetRecord& record);
 v1::Job ToProto(const db::JobRecord& record);
 v1::JobEvent ToProto(const db::JobEventRecord& record);
+v1::Candidate ToProto(const db::CandidateRecord& record);
 
 v1::Job::State ToProto(db::JobState state);
 // nullopt for STATE_UNSPECIFIED (no filter). INVALID_ARGUMENT for unknown values.

@@ -67,6 +67,9 @@ class PruneServiceImpl final : public v1::PruneService::Service {
                          v1::Job* response) override;
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override;
+  grpc::Status ListCandidates(grpc::ServerContext* context,
+                              const v1::ListCandidatesRequest* request,
+                              v1::ListCandidatesResponse* response) override;
   grpc::Status DownloadArtifact(grpc::ServerContext* context,
                                 const v1::DownloadArtifactRequest* request,
                                 grpc::ServerWriter<v1::DownloadArtifactResponse>* writer) override;

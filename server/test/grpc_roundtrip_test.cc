@@ -230,7 +230,8 @@ class ServerTest : public ::testing::Test {
 
   // Plays a worker: claims `job` (it must be the next runnable one), reports
   // progress and completes it with a PRUNED_MODEL artifact.
-  void RunJobToSuccess(const v1::Job& job, const std::string& artifact) {
+  void RunJobToSuccess(const v1::Job& job, const std::string& artifact,
+                       const std::vector<db::CandidateRecord>& candidates = {}) {
     const absl::Time now = absl::Now();
     absl::StatusOr<std::optional<db::ClaimedJob>> claimed =
         backend->queue->Claim("test-worker", absl::Seconds(60), now);
@@ -251,8 +252,22 @@ class ServerTest : public ::testing::Test {
     record.sha256 = Sha256Hex(artifact);
     record.size_bytes = static_cast<int64_t>(artifact.size());
     const absl::Status completed =
-        backend->queue->Complete(lease, R"({"flops_ratio": 0.5})", {record}, absl::Now());
+        backend->queue->Complete(lease, R"({"flops_ratio": 0.5})", {record}, absl::Now(),
+                                 candidates);
     ASSERT_TRUE(completed.ok()) << completed;
+  }
+
+  grpc::Status ListCandidates(const std::string& job, int32_t page_size,
+                              const std::string& page_token, bool pareto_only,
+                              v1::ListCandidatesResponse* response) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::ListCandidatesRequest request;
+    request.set_job(job);
+    request.set_page_size(page_size);
+    request.set_page_token(page_token);
+    request.set_pareto_only(pareto_only);
+    return stub_->ListCandidates(&context, request, response);
   }
 
   std::vector<v1::JobEvent> Watch(const std::string& job, int64_t after, grpc::Status* status) {
@@ -545,6 +560,62 @@ TEST_F(ServerTest, WatchStreamsEventsUntilTheJobEndsThenDownloadArtifact) {
   ExpectError(reader->Finish(), grpc::StatusCode::NOT_FOUND, "ARTIFACT_NOT_FOUND");
 }
 
+TEST_F(ServerTest, ListCandidatesPaginatesAndFiltersThePareto) {
+  MustUploadModel("searched");
+  v1::Job spec = JobFor("searched");
+  spec.set_priority(1);  // ahead of every other queued job of this binary
+  v1::Job job;
+  ASSERT_TRUE(CreateJob(spec, "", &job).ok());
+
+  v1::ListCandidatesResponse queued;
+  ASSERT_TRUE(ListCandidates(job.name(), 0, "", false, &queued).ok());
+  EXPECT_EQ(queued.candidates_size(), 0);  // none before the job succeeds
+
+  std::vector<db::CandidateRecord> candidates(3);
+  for (int i = 0; i < 3; ++i) {
+    candidates[i].index = i;
+    candidates[i].widths = {8 - i, 16 - i};
+    candidates[i].macs = 1000 - 100 * i;
+    candidates[i].params = 300 - 10 * i;
+    candidates[i].score = 0.9 - 0.05 * i;
+    candidates[i].feasible = i > 0;
+    candidates[i].pareto = i != 1;
+  }
+  RunJobToSuccess(job, "pruned", candidates);
+
+  v1::ListCandidatesResponse first;
+  ASSERT_TRUE(ListCandidates(job.name(), 2, "", false, &first).ok());
+  ASSERT_EQ(first.candidates_size(), 2);
+  EXPECT_FALSE(first.next_page_token().empty());
+  EXPECT_EQ(first.candidates(1).index(), 1);
+  EXPECT_EQ(first.candidates(1).macs(), 900);
+  EXPECT_EQ(first.candidates(1).params(), 290);
+  EXPECT_DOUBLE_EQ(first.candidates(1).score(), 0.85);
+  EXPECT_TRUE(first.candidates(1).feasible());
+  EXPECT_FALSE(first.candidates(1).pareto());
+  EXPECT_THAT(first.candidates(1).group_widths(), ::testing::ElementsAre(7, 15));
+  v1::ListCandidatesResponse second;
+  ASSERT_TRUE(ListCandidates(JobId(job), 2, first.next_page_token(), false, &second).ok());
+  ASSERT_EQ(second.candidates_size(), 1);
+  EXPECT_EQ(second.candidates(0).index(), 2);
+  EXPECT_TRUE(second.next_page_token().empty());
+
+  v1::ListCandidatesResponse pareto;
+  ASSERT_TRUE(ListCandidates(job.name(), 0, "", true, &pareto).ok());
+  ASSERT_EQ(pareto.candidates_size(), 2);
+  EXPECT_EQ(pareto.candidates(0).index(), 0);
+  EXPECT_EQ(pareto.candidates(1).index(), 2);
+
+  v1::ListCandidatesResponse error;
+  ExpectError(ListCandidates(job.name(), 2, first.next_page_token(), true, &error),
+              grpc::StatusCode::INVALID_ARGUMENT, "INVALID_PAGE_TOKEN");
+  ExpectError(ListCandidates(job.name(), -1, "", false, &error),
+              grpc::StatusCode::INVALID_ARGUMENT, "PAGE_SIZE_INVALID");
+  ExpectError(ListCandidates("tenants/default/jobs/00000000-0000-0000-0000-000000000000", 0, "",
+                             false, &error),
+              grpc::StatusCode::NOT_FOUND, "JOB_NOT_FOUND");
+}
+
 TEST_F(ServerTest, DownloadOfAnUnfinishedJobIsFailedPrecondition) {
   MustUploadModel("unfinished");
   v1::Job job;
@@ -682,6 +753,9 @@ TEST_F(DatabaseAuthTest, TenantsNeverSeeEachOthersModelsAndJobs) {
     v1::CancelJobRequest cancel;
     cancel.set_name(reference);
     ExpectError(stub_->CancelJob(&cancel_context, cancel, &got), grpc::StatusCode::NOT_FOUND,
+                "JOB_NOT_FOUND");
+    v1::ListCandidatesResponse candidates;
+    ExpectError(ListCandidates(reference, 0, "", false, &candidates), grpc::StatusCode::NOT_FOUND,
                 "JOB_NOT_FOUND");
   }
   v1::Job theirs;
