@@ -164,6 +164,32 @@ int List(CommandContext& context, const std::string& state_filter) {
   return kExitOk;
 }
 
+int Candidates(CommandContext& context, const std::string& reference, bool pareto_only) {
+  absl::StatusOr<std::string> name = CheckReference(reference, "jobs");
+  if (!name.ok()) return context.ReportUsageError(name.status());
+  absl::StatusOr<Connection*> connection = context.connection();
+  if (!connection.ok()) return context.ReportError(connection.status());
+  prune::v1::ListCandidatesRequest request;
+  request.set_job(*name);
+  request.set_page_size(1000);
+  request.set_pareto_only(pareto_only);
+  prune::v1::ListCandidatesResponse all;
+  do {
+    prune::v1::ListCandidatesResponse page;
+    auto call = (*connection)->NewContext(CallKind::kUnary);
+    grpc::Status status = (*connection)->stub().ListCandidates(call.get(), request, &page);
+    if (!status.ok()) return context.ReportError(FromGrpc(status));
+    all.mutable_candidates()->MergeFrom(page.candidates());
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (context.json) {
+    *context.out << ToJson(all) << '\n';
+  } else {
+    PrintCandidateTable({all.candidates().begin(), all.candidates().end()}, *context.out);
+  }
+  return kExitOk;
+}
+
 int Cancel(CommandContext& context, const std::string& reference) {
   absl::StatusOr<std::string> name = CheckReference(reference, "jobs");
   if (!name.ok()) return context.ReportUsageError(name.status());
@@ -318,6 +344,15 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
   watch->add_option("JOB", *reference, kJobHelp)->required();
   watch->callback(
       [&context, &exit_code, reference] { exit_code = RunJobWatch(context, *reference); });
+
+  auto pareto_only = std::make_shared<bool>(false);
+  CLI::App* candidates = job->add_subcommand(
+      "candidates", "List the candidates a search evaluated (index, MACs, params, score)");
+  candidates->add_option("JOB", *reference, kJobHelp)->required();
+  candidates->add_flag("--pareto-only", *pareto_only, "Only the Pareto front");
+  candidates->callback([&context, &exit_code, reference, pareto_only] {
+    exit_code = Candidates(context, *reference, *pareto_only);
+  });
 
   CLI::App* cancel = job->add_subcommand("cancel", "Cancel a queued or running job");
   cancel->add_option("JOB", *reference, kJobHelp)->required();

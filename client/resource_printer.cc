@@ -109,6 +109,16 @@ void PrintJobTable(const std::vector<prune::v1::Job>& jobs, std::ostream& out) {
   table.Print(out);
 }
 
+void PrintCandidateTable(const std::vector<prune::v1::Candidate>& candidates, std::ostream& out) {
+  Table table({"INDEX", "MACS", "PARAMS", "SCORE", "FEASIBLE", "PARETO"});
+  for (const auto& c : candidates) {
+    table.AddRow({std::to_string(c.index()), FormatCount(static_cast<double>(c.macs())),
+                  FormatCount(static_cast<double>(c.params())), absl::StrFormat("%.4f", c.score()),
+                  c.feasible() ? "yes" : "no", c.pareto() ? "yes" : "no"});
+  }
+  table.Print(out);
+}
+
 void PrintJobEvent(const prune::v1::JobEvent& event, std::ostream& out) {
   out << absl::StrFormat("%s  %-9s  %4s  %-12s  %s", FormatTime(event.time()),
                          StateName(event.state()), FormatPercent(event.progress()),

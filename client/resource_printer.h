@@ -19,6 +19,9 @@ void PrintJob(const prune::v1::Job& job, std::ostream& out);
 void PrintJobTable(const std::vector<prune::v1::Job>& jobs, std::ostream& out);
 
 // One line: time, state, progress, stage, message.
+// INDEX, MACS, PARAMS, SCORE, FEASIBLE, PARETO.
+void PrintCandidateTable(const std::vector<prune::v1::Candidate>& candidates, std::ostream& out);
+
 void PrintJobEvent(const prune::v1::JobEvent& event, std::ostream& out);
 
 }  // namespace prune::client
