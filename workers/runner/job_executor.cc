@@ -1,9 +1,11 @@
 #include "workers/runner/job_executor.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -71,6 +73,45 @@ std::optional<double> FinalTop1(const std::string& report_json) {
 }
 
 }  // namespace
+
+std::vector<db::CandidateRecord> ReportCandidates(const std::string& report_json) {
+  std::vector<db::CandidateRecord> candidates;
+  const nlohmann::json report = nlohmann::json::parse(report_json, nullptr, false);
+  if (report.is_discarded() || !report.is_object()) return candidates;
+  const auto list = report.find("candidates");
+  if (list == report.end() || !list->is_array()) return candidates;
+  for (const nlohmann::json& item : *list) {
+    if (!item.is_object()) continue;
+    const auto index = item.find("index");
+    if (index == item.end() || !index->is_number_integer() || index->get<int64_t>() < 0) continue;
+    db::CandidateRecord candidate;
+    candidate.index = index->get<int64_t>();
+    if (const auto keep = item.find("keep"); keep != item.end() && keep->is_array()) {
+      for (const nlohmann::json& width : *keep) {
+        if (width.is_number_integer()) candidate.widths.push_back(width.get<int64_t>());
+      }
+    }
+    // Missing or mistyped fields read as 0 / false (value() would throw).
+    const auto count = [&item](const char* key) -> int64_t {
+      const auto it = item.find(key);
+      return it != item.end() && it->is_number_integer() ? std::max<int64_t>(0, it->get<int64_t>())
+                                                          : 0;
+    };
+    const auto flag = [&item](const char* key) {
+      const auto it = item.find(key);
+      return it != item.end() && it->is_boolean() && it->get<bool>();
+    };
+    candidate.macs = count("macs");
+    candidate.params = count("params");
+    if (const auto score = item.find("score"); score != item.end() && score->is_number()) {
+      candidate.score = score->get<double>();
+    }
+    candidate.feasible = flag("feasible");
+    candidate.pareto = flag("pareto");
+    candidates.push_back(std::move(candidate));
+  }
+  return candidates;
+}
 
 bool IsEvaluationStage(const std::string& stage, bool has_dataset, int finetune_epochs) {
   if (!has_dataset) return false;
@@ -261,7 +302,10 @@ JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& st
     if (!size.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(size.status().message()), true);
     artifacts.push_back({kind, *sha, *size});
   }
-  absl::Status completed = queue_->Complete(lease, outcome.report_json, artifacts, clock_());
+  // A malformed entry is skipped rather than failing a finished job; a
+  // repeated index (INVALID_ARGUMENT) fails it below like any write error.
+  absl::Status completed = queue_->Complete(lease, outcome.report_json, artifacts, clock_(),
+                                            ReportCandidates(outcome.report_json));
   if (absl::IsAborted(completed)) return JobEnd::kLeaseLost;
   if (!completed.ok()) {
     // The lease is still ours, the database is not: the reaper will hand the

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/db/blob_store.h"
@@ -33,6 +34,12 @@ const char* JobEndName(JobEnd end);
 // result). An evaluation is counted when its stage completes, i.e. when the
 // engine reports the next stage; the measure_* stages also time the latency
 // benchmark and the cost re-analysis that run in them.
+// The "candidates" array of an engine report (written by a search strategy,
+// see workers/engine/src/search/search_job.cc WriteCandidates) as rows for
+// job_candidates: "keep" becomes widths. Empty when the report has none;
+// entries without a non-negative integer "index" are skipped.
+std::vector<db::CandidateRecord> ReportCandidates(const std::string& report_json);
+
 bool IsEvaluationStage(const std::string& stage, bool has_dataset, int finetune_epochs);
 
 class JobExecutor {

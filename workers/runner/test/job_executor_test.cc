@@ -19,7 +19,7 @@ using db::testing::DbTest;
 // progress, writes the output model, or fails / waits for cancellation.
 class FakeRunner : public PruneRunner {
  public:
-  enum class Mode { kSucceed, kFailInput, kFailInternal, kBlockUntilCancelled, kCheckpointThenBlock };
+  enum class Mode { kSucceed, kSearch, kFailInput, kFailInternal, kBlockUntilCancelled, kCheckpointThenBlock };
   explicit FakeRunner(Mode mode) : mode_(mode) {}
 
   engine::Status Run(const engine::JobSpec& spec,
@@ -42,10 +42,18 @@ class FakeRunner : public PruneRunner {
         while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         return {"CANCELLED", "stopped"};
       case Mode::kSucceed:
+      case Mode::kSearch:
         break;
     }
     std::ofstream(spec.output_model_path, std::ios::binary) << "pruned-bytes";
     outcome->report_json = R"({"macs_ratio":0.5})";
+    if (mode_ == Mode::kSearch) {
+      // The shape of search_job.cc WriteCandidates.
+      outcome->report_json = R"({"macs_ratio":0.5,"candidates":[
+        {"index":0,"keep":[8,16],"macs":1000,"params":300,"score":0.91,"feasible":false,"pareto":true},
+        {"index":3,"keep":[4,8],"macs":400,"params":120,"score":0.85,"feasible":true,"pareto":true},
+        {"index":5,"keep":[6,8],"macs":600,"params":200,"score":0.80,"feasible":true,"pareto":false}]})";
+    }
     outcome->macs_ratio = 0.5;
     on_progress({"done", 1.0, "finished"});
     return {};
@@ -120,6 +128,44 @@ TEST_F(JobExecutorTest, SuccessStoresArtifactsAndReport) {
   bool saw_progress = false;
   for (const auto& event : *events) saw_progress |= event.stage == "analyse";
   EXPECT_TRUE(saw_progress);
+  auto candidates = store_->ListCandidates("acme", job.id, false, 0, "");
+  ASSERT_TRUE(candidates.ok()) << candidates.status();
+  EXPECT_TRUE(candidates->items.empty());  // no search, no candidates
+}
+
+TEST_F(JobExecutorTest, SearchReportCandidatesAreListed) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kSearch);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kSucceeded);
+
+  auto all = store_->ListCandidates("acme", claimed.job.id, false, 0, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->items.size(), 3u);
+  EXPECT_EQ(all->items[1].index, 3);
+  EXPECT_EQ(all->items[1].widths, (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(all->items[1].macs, 400);
+  EXPECT_EQ(all->items[1].params, 120);
+  EXPECT_DOUBLE_EQ(all->items[1].score, 0.85);
+  EXPECT_TRUE(all->items[1].feasible);
+  EXPECT_TRUE(all->items[1].pareto);
+  EXPECT_FALSE(all->items[2].pareto);
+  auto pareto = store_->ListCandidates("acme", claimed.job.id, true, 0, "");
+  ASSERT_TRUE(pareto.ok()) << pareto.status();
+  EXPECT_EQ(pareto->items.size(), 2u);
+}
+
+TEST(ReportCandidatesTest, ToleratesMissingAndMalformedEntries) {
+  EXPECT_TRUE(ReportCandidates("not json").empty());
+  EXPECT_TRUE(ReportCandidates(R"({"macs_ratio":0.5})").empty());
+  const auto candidates = ReportCandidates(
+      R"({"candidates":[{"keep":[1]},{"index":2,"macs":"many","score":0.5},7]})");
+  ASSERT_EQ(candidates.size(), 1u);
+  EXPECT_EQ(candidates[0].index, 2);
+  EXPECT_EQ(candidates[0].macs, 0);
+  EXPECT_DOUBLE_EQ(candidates[0].score, 0.5);
+  EXPECT_FALSE(candidates[0].pareto);
 }
 
 TEST_F(JobExecutorTest, InputErrorFailsForGoodWithReason) {
