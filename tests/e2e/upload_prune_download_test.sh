@@ -109,6 +109,21 @@ assert report["macs_ratio"] <= 0.5 + 1e-9, report["macs_ratio"]
 assert report["candidates"], "no candidates"
 print(f"autoslim ok: {search['evaluations']} evaluations, MACs ratio {report['macs_ratio']:.3f}")
 PY
+# The same candidates through ListCandidates.
+prunectl job candidates "$search_job" --json >"$tmp/candidates.json" ||
+  fail "job candidates: $(cat "$tmp/candidates.json")"
+/usr/bin/python3 - "$tmp/candidates.json" "$tmp/search-report.json" <<'PY' || fail "candidates check"
+import json, sys
+listed = json.load(open(sys.argv[1]))["candidates"]
+report = json.load(open(sys.argv[2]))["candidates"]
+assert len(listed) >= 1, listed
+assert any(c["pareto"] for c in listed), listed
+assert sorted(int(c["index"]) for c in listed) == sorted(c["index"] for c in report)
+print(f"candidates ok: {len(listed)} listed, {sum(c['pareto'] for c in listed)} on the Pareto front")
+PY
+prunectl job candidates "$search_job" --pareto-only >"$tmp/pareto.txt" ||
+  fail "job candidates --pareto-only: $(cat "$tmp/pareto.txt")"
+grep -q "^INDEX" "$tmp/pareto.txt" || fail "candidates table: $(cat "$tmp/pareto.txt")"
 
 # Finished jobs cannot be cancelled; the server still answers.
 if prunectl job cancel "$job" 2>"$tmp/err"; then fail "cancelling a finished job succeeded"; fi
