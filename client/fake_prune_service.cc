@@ -94,6 +94,24 @@ grpc::Status FakePruneService::CreateJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status FakePruneService::ListCandidates(grpc::ServerContext* context,
+                                              const prune::v1::ListCandidatesRequest* request,
+                                              prune::v1::ListCandidatesResponse* response) {
+  std::lock_guard<std::mutex> lock(mu);
+  RecordAuthorization(context);
+  candidates_requests.push_back(*request);
+  if (request->job() != job.name()) return {grpc::StatusCode::NOT_FOUND, "no such job"};
+  std::vector<prune::v1::Candidate> selected;
+  for (const auto& c : candidates) {
+    if (!request->pareto_only() || c.pareto()) selected.push_back(c);
+  }
+  const size_t start = request->page_token().empty() ? 0 : std::stoul(request->page_token());
+  const size_t end = std::min(selected.size(), start + candidates_page_size);
+  for (size_t i = start; i < end; ++i) *response->add_candidates() = selected[i];
+  if (end < selected.size()) response->set_next_page_token(std::to_string(end));
+  return grpc::Status::OK;
+}
+
 grpc::Status FakePruneService::GetJob(grpc::ServerContext* context,
                                       const prune::v1::GetJobRequest* request,
                                       prune::v1::Job* response) {

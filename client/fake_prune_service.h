@@ -35,6 +35,11 @@ class FakePruneService final : public prune::v1::PruneService::Service {
   // `announced_sha256` (empty: the true hash).
   std::string artifact;
   std::string announced_sha256;
+  // ListCandidates of `job` serves these, `candidates_page_size` per page
+  // (filtered by pareto_only); requests are recorded.
+  std::vector<prune::v1::Candidate> candidates;
+  int candidates_page_size = 2;
+  std::vector<prune::v1::ListCandidatesRequest> candidates_requests;
 
   grpc::Status UploadModel(grpc::ServerContext* context,
                            grpc::ServerReader<prune::v1::UploadModelRequest>* reader,
@@ -48,6 +53,9 @@ class FakePruneService final : public prune::v1::PruneService::Service {
                       prune::v1::Job* response) override;
   grpc::Status WatchJob(grpc::ServerContext* context, const prune::v1::WatchJobRequest* request,
                         grpc::ServerWriter<prune::v1::JobEvent>* writer) override;
+  grpc::Status ListCandidates(grpc::ServerContext* context,
+                              const prune::v1::ListCandidatesRequest* request,
+                              prune::v1::ListCandidatesResponse* response) override;
   grpc::Status DownloadArtifact(
       grpc::ServerContext* context, const prune::v1::DownloadArtifactRequest* request,
       grpc::ServerWriter<prune::v1::DownloadArtifactResponse>* writer) override;

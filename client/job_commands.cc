@@ -164,7 +164,9 @@ int List(CommandContext& context, const std::string& state_filter) {
   return kExitOk;
 }
 
-int Candidates(CommandContext& context, const std::string& reference, bool pareto_only) {
+}  // namespace
+
+int RunJobCandidates(CommandContext& context, const std::string& reference, bool pareto_only) {
   absl::StatusOr<std::string> name = CheckReference(reference, "jobs");
   if (!name.ok()) return context.ReportUsageError(name.status());
   absl::StatusOr<Connection*> connection = context.connection();
@@ -189,6 +191,8 @@ int Candidates(CommandContext& context, const std::string& reference, bool paret
   }
   return kExitOk;
 }
+
+namespace {
 
 int Cancel(CommandContext& context, const std::string& reference) {
   absl::StatusOr<std::string> name = CheckReference(reference, "jobs");
@@ -351,7 +355,7 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
   candidates->add_option("JOB", *reference, kJobHelp)->required();
   candidates->add_flag("--pareto-only", *pareto_only, "Only the Pareto front");
   candidates->callback([&context, &exit_code, reference, pareto_only] {
-    exit_code = Candidates(context, *reference, *pareto_only);
+    exit_code = RunJobCandidates(context, *reference, *pareto_only);
   });
 
   CLI::App* cancel = job->add_subcommand("cancel", "Cancel a queued or running job");

@@ -34,10 +34,14 @@ int RunJobCreate(CommandContext& context, const JobCreateArgs& args);
 // Prints every event until the job ends; returns the exit code of its end.
 int RunJobWatch(CommandContext& context, const std::string& job);
 
+// Prints every page of the job's search candidates (a table, or one
+// ListCandidatesResponse as JSON with --json).
+int RunJobCandidates(CommandContext& context, const std::string& job, bool pareto_only);
+
 // kExitOk for SUCCEEDED, kExitJobFailed, kExitJobCancelled.
 int ExitCodeForState(prune::v1::Job::State state);
 
-// `prunectl job create|get|list|watch|cancel|download`; the chosen command
+// `prunectl job create|get|list|watch|candidates|cancel|download`; the chosen command
 // stores its exit code in `exit_code`.
 void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -120,6 +121,42 @@ TEST_F(JobCommandsTest, JsonWaitPrintsOneDocumentPerLine) {
     EXPECT_EQ(line.back(), '}') << line;
   }
   EXPECT_EQ(count, 5);  // created job, 3 events, final job
+}
+
+TEST_F(JobCommandsTest, CandidatesPrintsEveryPageAsATable) {
+  for (int i = 0; i < 3; ++i) {
+    prune::v1::Candidate c;
+    c.set_index(i * 2);
+    c.set_macs(1000000 - 100000 * i);
+    c.set_params(5000 - 1000 * i);
+    c.set_score(0.9 - 0.1 * i);
+    c.set_feasible(i > 0);
+    c.set_pareto(i != 1);
+    service_.candidates.push_back(c);
+  }
+  EXPECT_EQ(RunJobCandidates(context_, "tenants/t/jobs/j1", false), kExitOk);
+  const std::string out = out_.str();
+  EXPECT_EQ(out.rfind("INDEX", 0), 0u) << out;
+  EXPECT_NE(out.find("PARETO"), std::string::npos);
+  EXPECT_NE(out.find("0.7000"), std::string::npos) << out;  // the third, on page 2
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 4) << out;
+  std::lock_guard<std::mutex> lock(service_.mu);
+  ASSERT_EQ(service_.candidates_requests.size(), 2u);
+  EXPECT_FALSE(service_.candidates_requests[0].pareto_only());
+  EXPECT_EQ(service_.candidates_requests[1].page_token(), "2");
+}
+
+TEST_F(JobCommandsTest, CandidatesParetoOnlyJson) {
+  prune::v1::Candidate c;
+  c.set_index(3);
+  c.set_pareto(true);
+  service_.candidates = {prune::v1::Candidate(), c};
+  context_.json = true;
+  EXPECT_EQ(RunJobCandidates(context_, "tenants/t/jobs/j1", true), kExitOk);
+  const std::string out = out_.str();
+  EXPECT_NE(out.find("\"index\":\"3\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"index\":\"0\""), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST_F(JobCommandsTest, WatchOfUnreachableServerExitsUnavailable) {
