@@ -20,7 +20,12 @@ job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --targ
   --search-seconds 20 --max-evaluations 100000 --seed 5 --json | json_field name)
 id=$(job_id "$job")
 wait_state "$job" RUNNING 20
-sleep 3  # mid-search, after some checkpoints
+# Mid-search, after a checkpoint (every 10 evaluations).
+for _ in $(seq 1 100); do
+  [ -n "$(psql_q "SELECT coalesce(checkpoint_sha256,'') FROM jobs WHERE id='$id'")" ] && break
+  sleep 0.2
+done
+[ -n "$(psql_q "SELECT coalesce(checkpoint_sha256,'') FROM jobs WHERE id='$id'")" ] || fail "no checkpoint"
 owner=$(psql_q "SELECT lease_owner FROM jobs WHERE id='$id'")
 case "$owner" in
   wa) victim=$pid_a; survivor=wb ;;
@@ -53,5 +58,6 @@ last_claim=$(psql_q "SELECT message FROM job_events WHERE job_id='$id' AND messa
 [ "$last_claim" = "attempt 2 started by $survivor" ] || fail "completing attempt: '$last_claim'"
 [ "$(psql_q "SELECT coalesce(lease_owner,'') FROM jobs WHERE id='$id'")" = "" ] || fail "lease kept after success"
 grep -q "$id attempt 2: succeeded" "$tmp/worker-$survivor.log" || fail "survivor did not report success"
+grep -q "resuming the search from checkpoint" "$tmp/worker-$survivor.log" || fail "survivor did not resume"
 prunectl model list >/dev/null || fail "server stopped serving"
 echo "ok: killed $owner, $survivor finished attempt 2"
