@@ -56,7 +56,12 @@ case "$cmd" in
       url_of
       exit 0
     fi
-    port=$(free_port)
+    # Restarting a cluster keeps its port, so running clients can reconnect.
+    port=""
+    if [ -f "$data/postgresql.auto.conf" ]; then
+      port=$(sed -n 's/^port = \([0-9]*\).*/\1/p' "$data/postgresql.auto.conf" | tail -n 1)
+    fi
+    [ -n "$port" ] || port=$(free_port)
     cat >"$data/postgresql.auto.conf" <<CONF
 port = $port
 listen_addresses = '127.0.0.1'

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# PostgreSQL is restarted (on the same port) while a search job runs. The job
+# still completes, and neither the server nor the worker needs a restart.
+#
+# usage: postgres_restart_test.sh BUILD_DIR SOURCE_DIR
+build=$1
+src=$2
+source "$src/tests/reliability/lib.sh"
+start_server
+/usr/bin/python3 "$src/tests/tools/make_tiny_inputs.py" "$tmp/inputs" --samples 2000 >/dev/null
+prunectl model upload "$tmp/inputs/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
+prunectl dataset upload "$tmp/inputs/dataset.pt" --name tiny-data >/dev/null
+# A lease longer than the outage, so the job is not rescued while PG is down.
+start_worker w1 --heartbeat 1 --lease-ttl 15 --reap-interval 1 --poll 0.3
+job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --target flops=0.5 \
+  --search-seconds 20 --max-evaluations 100000 --seed 5 --json | json_field name)
+wait_state "$job" RUNNING 20
+sleep 2
+[ "$(job_field "$job" state)" = RUNNING ] || fail "job finished before the restart; make it longer"
+"$src/scripts/pg.sh" stop "$tmp/pg"
+prunectl model list >/dev/null 2>&1 && fail "server answered with PostgreSQL down"
+sleep 3
+url2=$("$src/scripts/pg.sh" start "$tmp/pg")
+[ "$url2" = "$db_url" ] || fail "PostgreSQL came back at $url2, was $db_url"
+wait_state "$job" SUCCEEDED 70
+prunectl model list >/dev/null || fail "server does not serve after the restart"
+kill -0 "$server_pid" || fail "server died"
+kill -0 "$worker_pid" || fail "worker died"
+# The worker still takes new jobs.
+job2=$(prunectl job create --model tiny --strategy uniform --target flops=0.5 --json | json_field name)
+wait_state "$job2" SUCCEEDED 30
+echo "ok: job $(job_field "$job" state) at attempt $(job_field "$job" attempt) across a PostgreSQL restart"
