@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "server/admin_command.h"
-#include "server/logging.h"
+#include "common/log/logging.h"
 #include "server/serve_command.h"
 
 namespace {
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "print the version and exit");
 
   CLI11_PARSE(app, argc, argv);
-  prune::server::ConfigureLogging(log_json);
+  prune::log::ConfigureLogging("server", log_json);
   serve.metrics_address_required = metrics_listen->count() > 0;
 
   if (app.got_subcommand("version")) {

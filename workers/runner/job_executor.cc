@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "common/log/logging.h"
 #include "spdlog/spdlog.h"
 #include "workers/runner/lease_keeper.h"
 #include "workers/runner/progress_reporter.h"
@@ -174,6 +175,7 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
 
 JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   const db::LeaseToken lease{claimed.job.id, options_.worker_id, claimed.job.attempt};
+  const log::ScopedJobContext log_context(claimed.job.id, claimed.job.tenant, claimed.job.attempt);
   const std::string dir =
       absl::StrCat(options_.work_dir, "/", claimed.job.id, "-", claimed.job.attempt);
   std::error_code ec;
@@ -224,8 +226,8 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   bool cancel_requested = false;
   bool lease_lost = false;
   {
-    LeaseKeeper keeper(queue_, lease, options_.lease_ttl, options_.heartbeat_interval, clock_,
-                       &cancel);
+    LeaseKeeper keeper(queue_, lease, claimed.job.tenant, options_.lease_ttl,
+                       options_.heartbeat_interval, clock_, &cancel);
     ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);
     EvaluationCounter evaluations(metrics_, spec, clock_);
     status = runner_->Run(

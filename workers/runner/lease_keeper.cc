@@ -4,15 +4,17 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/log/logging.h"
 #include "spdlog/spdlog.h"
 
 namespace prune::worker {
 
-LeaseKeeper::LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, absl::Duration lease_ttl,
-                         absl::Duration interval, std::function<absl::Time()> clock,
-                         engine::CancelToken* cancel)
+LeaseKeeper::LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string tenant,
+                         absl::Duration lease_ttl, absl::Duration interval,
+                         std::function<absl::Time()> clock, engine::CancelToken* cancel)
     : queue_(queue),
       lease_(std::move(lease)),
+      tenant_(std::move(tenant)),
       lease_ttl_(lease_ttl),
       interval_(interval),
       clock_(std::move(clock)),
@@ -29,6 +31,7 @@ LeaseKeeper::~LeaseKeeper() {
 }
 
 void LeaseKeeper::Loop() {
+  const log::ScopedJobContext log_context(lease_.job_id, tenant_, lease_.attempt);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });

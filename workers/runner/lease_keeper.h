@@ -17,8 +17,9 @@ namespace prune::worker {
 
 class LeaseKeeper {
  public:
-  LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, absl::Duration lease_ttl,
-              absl::Duration interval, std::function<absl::Time()> clock,
+  // tenant: for the log lines of the heartbeat thread.
+  LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string tenant,
+              absl::Duration lease_ttl, absl::Duration interval, std::function<absl::Time()> clock,
               engine::CancelToken* cancel);
   ~LeaseKeeper();  // stops the thread
 
@@ -36,6 +37,7 @@ class LeaseKeeper {
 
   db::JobQueue* queue_;
   db::LeaseToken lease_;
+  std::string tenant_;
   absl::Duration lease_ttl_;
   absl::Duration interval_;
   std::function<absl::Time()> clock_;

@@ -19,6 +19,7 @@
 #include "common/db/blob_store.h"
 #include "common/db/connection_pool.h"
 #include "common/db/job_queue.h"
+#include "common/log/logging.h"
 #include "common/metrics/metrics_http_server.h"
 #include "common/metrics/registry.h"
 #include "common/metrics/service_metrics.h"
@@ -112,10 +113,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   metrics_required = metrics_required || metrics_option->count() > 0;
 
-  if (json_logs) {
-    spdlog::set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","component":"worker","msg":"%v"})");
-  }
+  prune::log::ConfigureLogging("worker", json_logs);
   if (options.database_url.empty()) {
     std::cerr << "prune-worker: no database: pass --database-url or set PRUNE_DATABASE_URL\n";
     return 2;
