@@ -41,13 +41,20 @@ step "PostgreSQL (private cluster in $run/pgdata)"
 db_url=$("$root/scripts/pg.sh" start "$run/pgdata")
 echo "$db_url"
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+server_metrics=127.0.0.1:$(free_port)
+worker_metrics=127.0.0.1:$(free_port)
 export PRUNE_SERVER=127.0.0.1:$port
 step "server pruned on $PRUNE_SERVER and one prune-worker (logs in $run)"
 "$build/server/pruned" migrate --database-url "$db_url" >"$run/migrate.log" 2>&1
-"$build/server/pruned" serve --database-url "$db_url" --listen "$PRUNE_SERVER" >"$run/pruned.log" 2>&1 &
+"$build/server/pruned" serve --database-url "$db_url" --listen "$PRUNE_SERVER" \
+  --metrics-listen "$server_metrics" >"$run/pruned.log" 2>&1 &
 pids+=($!)
-"$build/workers/runner/prune-worker" --database-url "$db_url" --work-dir "$run/work" >"$run/worker.log" 2>&1 &
+"$build/workers/runner/prune-worker" --database-url "$db_url" --work-dir "$run/work" \
+  --metrics-listen "$worker_metrics" >"$run/worker.log" 2>&1 &
 pids+=($!)
 
 prunectl() { "$build/client/prunectl" "$@"; }
@@ -74,3 +81,16 @@ prunectl job download "$job" --model-out "$out/pruned.pt" --report-out "$out/rep
 
 step "result"
 /usr/bin/python3 "$root/scripts/print_report.py" "$out/report.json" "$out/stock_python_check.json"
+
+step "Prometheus metrics after the job (server http://$server_metrics/metrics, worker http://$worker_metrics/metrics)"
+/usr/bin/python3 - "$server_metrics" "$worker_metrics" <<'PY'
+import sys, urllib.request
+wanted = ("prune_jobs_created_total", "prune_jobs{", "prune_rpc_requests_total{method=\"CreateJob\"",
+          "prune_job_duration_seconds_count", "prune_job_duration_seconds_sum",
+          "prune_evaluations_total", "prune_best_accuracy")
+for address in sys.argv[1:]:
+    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            print("  " + line)
+PY
