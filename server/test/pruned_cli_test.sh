@@ -12,14 +12,14 @@ log=$(mktemp)
 dblog=$(mktemp)
 trap 'rm -f "$log" "$dblog"' EXIT
 
-"$pruned" version | grep -q '^pruned '
+"$pruned" version | grep '^pruned ' >/dev/null
 "$pruned" migrate --database-url "$url"
 "$pruned" migrate --database-url "$url"
 
 # --- pruned admin (the cluster outlives test runs: a fresh tenant each time)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 tenant="cli-$$-$(date +%s)"
-"$pruned" admin tenant create "$tenant" --database-url "$url" | grep -qx "$tenant"
+"$pruned" admin tenant create "$tenant" --database-url "$url" | grep -x "$tenant" >/dev/null
 if "$pruned" admin tenant create "$tenant" --database-url "$url" 2>/dev/null; then
   fail "a duplicate tenant was created"
 fi
@@ -33,7 +33,7 @@ grep -q 'max_queued_jobs=5' "$dblog" && grep -q 'max_running_jobs=2' "$dblog" &&
 if "$pruned" admin tenant set-quota "$tenant" --max-queued-jobs -3 --database-url "$url" 2>/dev/null; then
   fail "a negative quota was accepted"
 fi
-PRUNE_DATABASE_URL="$url" "$pruned" admin tenant list | grep "^$tenant	" | grep -q 'max_queued_jobs=5' ||
+PRUNE_DATABASE_URL="$url" "$pruned" admin tenant list | grep "^$tenant	" | grep 'max_queued_jobs=5' >/dev/null ||
   fail "tenant list (PRUNE_DATABASE_URL)"
 token=$("$pruned" admin token issue --tenant "$tenant" --name ci --database-url "$url")
 echo "$token" | grep -Eqx 'prn_[0-9a-f]{64}' || fail "issued token looks like '$token'"
@@ -63,7 +63,7 @@ if [ -n "$prunectl" ]; then
   if PRUNE_TOKEN= "$prunectl" --server "127.0.0.1:$port" model list >/dev/null 2>&1; then
     fail "a call without a token was served"
   fi
-  "$pruned" admin token revoke "$id" --database-url "$url" | grep -q "^$id	revoked "
+  "$pruned" admin token revoke "$id" --database-url "$url" | grep "^$id	revoked " >/dev/null
   if PRUNE_TOKEN= "$prunectl" --server "127.0.0.1:$port" --token "$token" model list >/dev/null 2>&1; then
     fail "a revoked token was accepted"
   fi
@@ -71,7 +71,7 @@ if [ -n "$prunectl" ]; then
   wait "$pid" || { cat "$log"; fail "pruned serve --auth database did not stop cleanly"; }
   grep -q 'TOKEN_REVOKED' "$log" || { cat "$log"; fail "no TOKEN_REVOKED in the log"; }
 else
-  "$pruned" admin token revoke "$id" --database-url "$url" | grep -q "^$id	revoked "
+  "$pruned" admin token revoke "$id" --database-url "$url" | grep "^$id	revoked " >/dev/null
 fi
 "$pruned" admin token list --tenant "$tenant" --database-url "$url" >"$dblog"
 awk -F '\t' '$2 == "ci" { exit $4 != "-" ? 0 : 1 }' "$dblog" || { cat "$dblog"; fail "not revoked"; }

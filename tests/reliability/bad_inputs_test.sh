@@ -55,7 +55,9 @@ expect_failed_job() {  # expect_failed_job WHAT REASON_PATTERN create-args...
   prunectl job get "$job" --json >"$tmp/job.json"
   local reason
   reason=$(json_field error_reason <"$tmp/job.json")
-  echo "$reason $(json_field error <"$tmp/job.json")" | grep -qE "$pattern" ||
+  # A here-string, not a pipe: with pipefail, `grep -q` closing the pipe
+  # early would fail the writer (SIGPIPE) on long error texts.
+  grep -qE "$pattern" <<<"$reason $(json_field error <"$tmp/job.json")" ||
     fail "$what: reason '$reason' error '$(json_field error <"$tmp/job.json")'"
   [ "$(json_field attempt <"$tmp/job.json")" = 1 ] || echo "note: $what failed after $(json_field attempt <"$tmp/job.json") attempts"
   served "$what"
@@ -133,7 +135,7 @@ expect_refused "another tenant's model" "NOT_FOUND|PERMISSION_DENIED" prunectl -
 model_id=${model_a##*/}
 expect_refused "another tenant's model id in a job" "NOT_FOUND|PERMISSION_DENIED" \
   prunectl --token "$tok_b" job create --model "$model_id" --target flops=0.5
-prunectl --token "$tok_b" model list --json | grep -q tiny-a && fail "bob sees alice's model"
+prunectl --token "$tok_b" model list --json | grep tiny-a >/dev/null && fail "bob sees alice's model"
 export PRUNE_SERVER=$server_a
 prunectl model list >/dev/null || fail "first server stopped serving"
 echo "ok: all bad inputs handled"
