@@ -52,6 +52,10 @@ absl::StatusOr<prune::v1::CreateJobRequest> BuildCreateRequest(const JobCreateAr
   }
   job.mutable_search()->set_max_evaluations(args.max_evaluations);
   job.mutable_search()->set_max_seconds(args.search_seconds);
+  if (args.time_limit_seconds < 0) {
+    return absl::InvalidArgumentError("--time-limit must not be negative");
+  }
+  job.set_time_limit_seconds(args.time_limit_seconds);
   request.set_request_id(args.request_id.empty() ? NewRequestId() : args.request_id);
   return request;
 }
@@ -325,6 +329,8 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
                      "Search budget in candidate evaluations (0: strategy default)");
   create->add_option("--search-seconds", create_args->search_seconds,
                      "Search budget in wall-clock seconds (0: no limit)");
+  create->add_option("--time-limit", create_args->time_limit_seconds,
+                     "Wall-clock limit of one attempt in seconds (0: server default, 24 h)");
   create->add_option("--request-id", create_args->request_id,
                      "Idempotency key (default: a random UUID per invocation)");
   create->add_flag("--wait", create_args->wait,

@@ -22,6 +22,7 @@ struct JobCreateArgs {
   std::string importance;  // empty: server default (l1)
   int32_t max_evaluations = 0;
   double search_seconds = 0;
+  int64_t time_limit_seconds = 0;  // 0: the server's default
   // Empty: a fresh random UUID for this invocation.
   std::string request_id;
   bool wait = false;

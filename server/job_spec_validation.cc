@@ -82,6 +82,22 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
   params.search_max_evaluations = max_evaluations;
   params.search_seconds = max_seconds;
 
+  const int64_t time_limit = job.time_limit_seconds();
+  if (time_limit < 0 || time_limit > kMaxJobTimeLimitSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TIME_LIMIT_OUT_OF_RANGE: time_limit_seconds must be in [0, ",
+                     kMaxJobTimeLimitSeconds, "] (0 = default ", kDefaultJobTimeLimitSeconds,
+                     "), got ", time_limit));
+  }
+  params.time_limit_seconds = time_limit == 0 ? kDefaultJobTimeLimitSeconds : time_limit;
+  // A search that may not finish inside the job's limit would only end as a
+  // time-limit failure with nothing to show for it.
+  if (max_seconds >= static_cast<double>(params.time_limit_seconds)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SEARCH_BUDGET_INVALID: search.max_seconds (", max_seconds,
+        ") must be shorter than the job's time limit (", params.time_limit_seconds, " s)"));
+  }
+
   const int32_t epochs = job.finetune().epochs();
   if (epochs < 0 || epochs > kMaxFinetuneEpochs) {
     return absl::InvalidArgumentError(

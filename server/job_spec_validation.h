@@ -15,6 +15,8 @@ inline constexpr int32_t kDefaultPriority = 100;
 inline constexpr int32_t kMaxPriority = 1000;
 inline constexpr int32_t kMaxFinetuneEpochs = 100;
 inline constexpr size_t kMaxRequestIdBytes = 128;
+inline constexpr int64_t kDefaultJobTimeLimitSeconds = 24 * 3600;
+inline constexpr int64_t kMaxJobTimeLimitSeconds = 7 * 24 * 3600;
 
 struct ValidatedJobSpec {
   std::string model_ref;    // resource name, id or display name
@@ -26,7 +28,7 @@ struct ValidatedJobSpec {
 // INVALID_ARGUMENT with reasons MODEL_REQUIRED, TARGET_OUT_OF_RANGE,
 // TARGET_KIND_INVALID, STRATEGY_NOT_SUPPORTED, FINETUNE_EPOCHS_OUT_OF_RANGE,
 // FINETUNE_LEARNING_RATE_INVALID, PRIORITY_OUT_OF_RANGE, IMPORTANCE_INVALID,
-// IMPORTANCE_NEEDS_DATASET, SEARCH_BUDGET_INVALID.
+// IMPORTANCE_NEEDS_DATASET, SEARCH_BUDGET_INVALID, TIME_LIMIT_OUT_OF_RANGE.
 absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job);
 
 // INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes.

@@ -68,6 +68,7 @@ v1::Job ToProto(const db::JobRecord& record) {
   job.set_importance(p.importance);
   job.mutable_search()->set_max_evaluations(p.search_max_evaluations);
   job.mutable_search()->set_max_seconds(p.search_seconds);
+  job.set_time_limit_seconds(p.time_limit_seconds);
   job.set_seed(p.seed);
   job.set_priority(p.priority);
   job.set_state(ToProto(record.state));

@@ -107,6 +107,7 @@ std::string EncodeJobSpec(const JobParameters& p) {
       {"priority", p.priority},         {"max_attempts", p.max_attempts},
       {"importance", p.importance},     {"search_max_evaluations", p.search_max_evaluations},
       {"search_seconds", p.search_seconds},
+      {"time_limit_seconds", p.time_limit_seconds},
   };
   return spec.dump();
 }
@@ -128,6 +129,7 @@ JobParameters DecodeJobSpec(const std::string& json) {
   p.importance = spec.value("importance", p.importance);
   p.search_max_evaluations = spec.value("search_max_evaluations", p.search_max_evaluations);
   p.search_seconds = spec.value("search_seconds", p.search_seconds);
+  p.time_limit_seconds = spec.value("time_limit_seconds", p.time_limit_seconds);
   return p;
 }
 
@@ -137,7 +139,7 @@ bool SameJobParameters(const JobParameters& a, const JobParameters& b) {
          a.finetune_epochs == b.finetune_epochs && a.finetune_lr == b.finetune_lr &&
          a.seed == b.seed && a.priority == b.priority && a.max_attempts == b.max_attempts &&
          a.importance == b.importance && a.search_max_evaluations == b.search_max_evaluations &&
-         a.search_seconds == b.search_seconds;
+         a.search_seconds == b.search_seconds && a.time_limit_seconds == b.time_limit_seconds;
 }
 
 bool LooksLikeUuid(const std::string& text) {

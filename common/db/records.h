@@ -52,6 +52,7 @@ struct JobParameters {
   std::string importance = "l1";
   int32_t search_max_evaluations = 0;  // 0: strategy default
   double search_seconds = 0.0;         // 0: no time limit
+  int64_t time_limit_seconds = 0;      // per attempt; 0: the worker's default
 };
 
 struct JobRecord {

@@ -112,6 +112,30 @@ TEST(JobSpecValidation, ImportanceAndSearchBudget) {
   ExpectReason(budget, "SEARCH_BUDGET_INVALID");
 }
 
+TEST(JobSpecValidation, TimeLimit) {
+  absl::StatusOr<ValidatedJobSpec> defaulted = ValidateJobSpec(ValidJob());
+  ASSERT_TRUE(defaulted.ok()) << defaulted.status();
+  EXPECT_EQ(defaulted->params.time_limit_seconds, kDefaultJobTimeLimitSeconds);
+
+  v1::Job job = ValidJob();
+  job.set_time_limit_seconds(90);
+  absl::StatusOr<ValidatedJobSpec> explicit_limit = ValidateJobSpec(job);
+  ASSERT_TRUE(explicit_limit.ok()) << explicit_limit.status();
+  EXPECT_EQ(explicit_limit->params.time_limit_seconds, 90);
+
+  job.set_time_limit_seconds(-1);
+  ExpectReason(job, "TIME_LIMIT_OUT_OF_RANGE");
+  job.set_time_limit_seconds(kMaxJobTimeLimitSeconds + 1);
+  ExpectReason(job, "TIME_LIMIT_OUT_OF_RANGE");
+
+  // The search budget must leave room inside the limit.
+  job.set_time_limit_seconds(60);
+  job.mutable_search()->set_max_seconds(60);
+  ExpectReason(job, "SEARCH_BUDGET_INVALID");
+  job.mutable_search()->set_max_seconds(59);
+  EXPECT_TRUE(ValidateJobSpec(job).ok());
+}
+
 TEST(JobSpecValidation, UnknownTargetKind) {
   v1::Job job = ValidJob();
   job.mutable_target()->set_kind(static_cast<v1::Target::Kind>(42));

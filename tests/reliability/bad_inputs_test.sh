@@ -33,6 +33,18 @@ class Throws(torch.nn.Module):
             raise RuntimeError("forward always throws")
         return self.fc(y.mean((2, 3)))
 torch.jit.script(Throws()).save(os.path.join(d, "throws.pt"))
+class Hangs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3)
+        self.fc = torch.nn.Linear(8, 10)
+    def forward(self, x):
+        y = self.conv(x)
+        # Never false for finite inputs: the forward spins for ever.
+        while bool(y.abs().sum() >= 0):
+            y = y * 1.0
+        return self.fc(y.mean((2, 3)))
+torch.jit.script(Hangs()).save(os.path.join(d, "hangs.pt"))
 torch.save({"inputs": torch.randn(64, 3, 28, 28),
             "targets": torch.randint(0, 10, (64,))}, os.path.join(d, "wrong_shape.pt"))
 torch.save({"inputs": torch.randn(64, 1, 28, 28),
@@ -74,7 +86,7 @@ expect_refused "zip that is not TorchScript" MODEL_NOT_TORCHSCRIPT \
 expect_refused "empty dataset" "DATASET|INVALID_ARGUMENT|empty" \
   prunectl dataset upload "$in/empty.pt" --name empty-data
 
-start_worker w1 --heartbeat 1 --lease-ttl 10 --reap-interval 1 --poll 0.3
+start_worker w1 --heartbeat 1 --lease-ttl 10 --reap-interval 1 --poll 0.3 --stuck-grace 2
 prunectl model upload "$in/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
 prunectl dataset upload "$in/dataset.pt" --name tiny-data >/dev/null
 
@@ -85,6 +97,17 @@ else
   grep -qE "MODEL|forward always throws" "$tmp/err" || fail "throws: $(cat "$tmp/err")"
   echo "ok: forward throws -> refused at upload: $(head -c 160 "$tmp/err")"
 fi
+# A model whose forward never returns: the job's time limit fails it, the
+# worker records that and restarts itself (same pid, fresh image) because
+# the stuck engine thread cannot be stopped, then takes the next job.
+prunectl model upload "$in/hangs.pt" --name hangs --input-shape 1,1,28,28 >/dev/null ||
+  fail "hangs.pt refused at upload"
+expect_failed_job "forward never returns" JOB_TIME_LIMIT_EXCEEDED --model hangs --target flops=0.5 --time-limit 4
+wait_log "$tmp/worker-w1.log" "restarting the worker process" 10
+kill -0 "$worker_pid" || fail "worker gone after the stuck job (expected a re-exec in place)"
+after=$(prunectl job create --model tiny --target flops=0.5 --json | json_field name)
+wait_state "$after" SUCCEEDED 120
+echo "ok: the restarted worker ran the next job"
 # Datasets the model cannot use.
 prunectl dataset upload "$in/wrong_shape.pt" --name wrong-shape >/dev/null ||
   fail "wrong-shape dataset refused at upload (expected a FAILED job)"

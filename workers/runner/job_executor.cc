@@ -11,6 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "common/log/logging.h"
 #include "spdlog/spdlog.h"
+#include "workers/runner/job_watchdog.h"
 #include "workers/runner/lease_keeper.h"
 #include "workers/runner/progress_reporter.h"
 
@@ -152,6 +153,16 @@ void JobExecutor::Drain() {
   if (running_cancel_ != nullptr) running_cancel_->Cancel();
 }
 
+bool JobExecutor::draining() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return draining_;
+}
+
+absl::Duration JobExecutor::TimeLimit(const db::ClaimedJob& claimed) const {
+  const int64_t seconds = claimed.job.params.time_limit_seconds;
+  return seconds > 0 ? absl::Seconds(seconds) : options_.default_time_limit;
+}
+
 engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
                                        const std::string& dir) const {
   const db::JobParameters& params = claimed.job.params;
@@ -175,6 +186,9 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
 
 JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   const db::LeaseToken lease{claimed.job.id, options_.worker_id, claimed.job.attempt};
+  // The limit covers the whole attempt, fetching the inputs included.
+  const absl::Duration time_limit = TimeLimit(claimed);
+  const absl::Time deadline = clock_() + time_limit;
   const log::ScopedJobContext log_context(claimed.job.id, claimed.job.tenant, claimed.job.attempt);
   const std::string dir =
       absl::StrCat(options_.work_dir, "/", claimed.job.id, "-", claimed.job.attempt);
@@ -223,13 +237,23 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   }
   engine::Status status;
   engine::JobOutcome outcome;
-  bool cancel_requested = false;
-  bool lease_lost = false;
+  RunSignals signals;
+  signals.time_limit = time_limit;
+  std::optional<JobEnd> stuck_end;  // set by the watchdog thread
   {
     LeaseKeeper keeper(queue_, lease, claimed.job.tenant, options_.lease_ttl,
                        options_.heartbeat_interval, clock_, &cancel);
     ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);
     EvaluationCounter evaluations(metrics_, spec, clock_);
+    // on_stuck runs on the watchdog's thread while the engine still holds
+    // this one; `watchdog` is in scope in its own initializer.
+    JobWatchdog watchdog(&cancel, deadline, options_.stuck_grace, clock_, [&] {
+      RunSignals now = signals;
+      now.cancel_requested = keeper.cancel_requested();
+      now.lease_lost = keeper.lease_lost();
+      now.time_limit_hit = watchdog.time_limit_hit();
+      stuck_end = EndStuckRun(lease, spec, now);
+    });
     status = runner_->Run(
         spec,
         [&progress, &evaluations](const engine::Progress& p) {
@@ -237,14 +261,16 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
           progress.Report(p);
         },
         cancel, &outcome);
-    cancel_requested = keeper.cancel_requested();
-    lease_lost = keeper.lease_lost();
+    signals.cancel_requested = keeper.cancel_requested();
+    signals.lease_lost = keeper.lease_lost();
+    signals.time_limit_hit = watchdog.time_limit_hit();
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_cancel_ = nullptr;
   }
-  const JobEnd end = Finish(lease, status, outcome, spec, cancel_requested, lease_lost);
+  if (stuck_end) return *stuck_end;  // its end is already written
+  const JobEnd end = Finish(lease, status, outcome, spec, signals);
   if (metrics_ != nullptr && end == JobEnd::kSucceeded) {
     if (std::optional<double> top1 = FinalTop1(outcome.report_json)) {
       metrics_->best_accuracy->Set(*top1);
@@ -267,19 +293,42 @@ void JobExecutor::SaveCheckpoint(const db::LeaseToken& lease, const std::string&
   }
 }
 
+JobEnd JobExecutor::EndStuckRun(const db::LeaseToken& lease, const engine::JobSpec& spec,
+                                const RunSignals& signals) {
+  spdlog::error("job {} attempt {}: the engine did not stop within {} of being asked to ({})",
+                lease.job_id, lease.attempt, absl::FormatDuration(options_.stuck_grace),
+                signals.time_limit_hit     ? "time limit"
+                : signals.cancel_requested ? "cancelled"
+                : signals.lease_lost       ? "lease lost"
+                                           : "shutdown");
+  const JobEnd end =
+      Finish(lease, engine::Status{"CANCELLED", "the engine did not stop"}, {}, spec, signals);
+  // Execute()'s clean-up will not run if the process is replaced.
+  std::error_code ignored;
+  fs::remove_all(fs::path(spec.model_path).parent_path(), ignored);
+  if (options_.on_engine_stuck) options_.on_engine_stuck(draining());
+  return end;
+}
+
 JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& status,
                            const engine::JobOutcome& outcome, const engine::JobSpec& spec,
-                           bool cancel_requested, bool lease_lost) {
-  if (lease_lost) return JobEnd::kLeaseLost;
-  bool draining;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    draining = draining_;
+                           const RunSignals& signals) {
+  if (signals.lease_lost) return JobEnd::kLeaseLost;
+  const bool stopped = status.code == "CANCELLED" ||
+                       (!status.ok() && (signals.cancel_requested || signals.time_limit_hit ||
+                                         draining()));
+  if (stopped && !signals.cancel_requested && signals.time_limit_hit) {
+    // The same input would run out of time again: not retried.
+    return FailJob(lease, "JOB_TIME_LIMIT_EXCEEDED",
+                   absl::StrCat("the attempt ran longer than the job's time limit of ",
+                                absl::FormatDuration(signals.time_limit),
+                                " (Job.time_limit_seconds); it was stopped"),
+                   false);
   }
-  if (status.code == "CANCELLED" || (!status.ok() && (cancel_requested || draining))) {
+  if (stopped) {
     absl::Status written;
     JobEnd end;
-    if (cancel_requested) {
+    if (signals.cancel_requested) {
       written = queue_->MarkCancelled(lease, clock_());
       end = JobEnd::kCancelled;
     } else {

@@ -58,10 +58,24 @@ class JobExecutor {
   void Drain();
 
  private:
+  // What the threads around the engine learnt while it ran.
+  struct RunSignals {
+    bool cancel_requested = false;  // through the API
+    bool lease_lost = false;
+    bool time_limit_hit = false;
+    absl::Duration time_limit;
+  };
+
   engine::JobSpec BuildSpec(const db::ClaimedJob& claimed, const std::string& dir) const;
+  absl::Duration TimeLimit(const db::ClaimedJob& claimed) const;
   JobEnd Finish(const db::LeaseToken& lease, const engine::Status& status,
                 const engine::JobOutcome& outcome, const engine::JobSpec& spec,
-                bool cancel_requested, bool lease_lost);
+                const RunSignals& signals);
+  // The engine ignored its cancel token (see JobWatchdog): records the end
+  // the job would have had and hands the process to options_.on_engine_stuck.
+  JobEnd EndStuckRun(const db::LeaseToken& lease, const engine::JobSpec& spec,
+                     const RunSignals& signals);
+  bool draining();
   // Stores the engine's search state as a blob and records it on the job.
   void SaveCheckpoint(const db::LeaseToken& lease, const std::string& dir,
                       const std::string& state);

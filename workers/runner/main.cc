@@ -25,6 +25,7 @@
 #include "common/metrics/service_metrics.h"
 #include "spdlog/spdlog.h"
 #include "workers/runner/job_executor.h"
+#include "workers/runner/process_restart.h"
 #include "workers/runner/prune_runner.h"
 #include "workers/runner/worker_loop.h"
 
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   // default only warns when its port is taken.
   bool metrics_required = metrics_listen != kDefaultMetricsListen;
   double lease_ttl_s = 60, heartbeat_s = 15, poll_s = 2, reap_s = 10;
+  double stuck_grace_s = absl::ToDoubleSeconds(options.stuck_grace);
 
   CLI::App app{"prune-worker: runs pruning jobs from the prune-service queue"};
   app.add_option("--database-url", options.database_url,
@@ -103,6 +105,11 @@ int main(int argc, char** argv) {
   app.add_option("--reap-interval", reap_s, "Expired-lease rescue interval in seconds")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-jobs", options.max_jobs, "Exit after this many jobs (0: never)");
+  app.add_option("--stuck-grace", stuck_grace_s,
+                 "Seconds a cancelled or timed-out engine may take to stop before the worker "
+                 "records the job's end and restarts itself")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI::Option* metrics_option =
       app.add_option("--metrics-listen", metrics_listen,
                      "host:port of the Prometheus /metrics endpoint, 'off' disables, port 0 "
@@ -126,6 +133,17 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.poll_interval = absl::Seconds(poll_s);
   options.reap_interval = absl::Seconds(reap_s);
+  options.stuck_grace = absl::Seconds(stuck_grace_s);
+  // A model whose forward never returns holds the engine thread for good:
+  // once the job's end is recorded, start over as a fresh process (or, when
+  // shutting down anyway, just exit).
+  options.on_engine_stuck = [argv](bool draining) {
+    spdlog::critical("engine stuck in a model's code; {}",
+                     draining ? "exiting (draining)" : "restarting the worker process");
+    spdlog::default_logger()->flush();
+    if (!draining) prune::worker::ReExecSelf(argv);
+    std::_Exit(draining ? 0 : 1);
+  };
 
   // Signals are taken by a dedicated thread (sigwait) so that the stop logic
   // may lock mutexes; block them before any other thread starts.

@@ -19,7 +19,15 @@ using db::testing::DbTest;
 // progress, writes the output model, or fails / waits for cancellation.
 class FakeRunner : public PruneRunner {
  public:
-  enum class Mode { kSucceed, kSearch, kFailInput, kFailInternal, kBlockUntilCancelled, kCheckpointThenBlock };
+  enum class Mode {
+    kSucceed,
+    kSearch,
+    kFailInput,
+    kFailInternal,
+    kBlockUntilCancelled,
+    kCheckpointThenBlock,
+    kIgnoreCancel,  // like a forward that never returns: only `unblock` ends it
+  };
   explicit FakeRunner(Mode mode) : mode_(mode) {}
 
   engine::Status Run(const engine::JobSpec& spec,
@@ -41,6 +49,10 @@ class FakeRunner : public PruneRunner {
         started = true;
         while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         return {"CANCELLED", "stopped"};
+      case Mode::kIgnoreCancel:
+        started = true;
+        while (!unblock) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return {"CANCELLED", "stopped at last"};
       case Mode::kSucceed:
       case Mode::kSearch:
         break;
@@ -62,6 +74,7 @@ class FakeRunner : public PruneRunner {
   engine::JobSpec seen_spec;
   std::string model_bytes_read;
   std::atomic<bool> started{false};
+  std::atomic<bool> unblock{false};
 
  private:
   Mode mode_;
@@ -78,13 +91,14 @@ class JobExecutorTest : public DbTest {
     return options;
   }
 
-  db::ClaimedJob EnqueueAndClaim(int max_attempts = 3) {
+  db::ClaimedJob EnqueueAndClaim(int max_attempts = 3, int64_t time_limit_seconds = 0) {
     db::ModelRecord model = MakeModel("acme", "net");
     db::JobParameters params;
     params.model_id = model.id;
     params.target_ratio = 0.4;
     params.seed = 7;
     params.max_attempts = max_attempts;
+    params.time_limit_seconds = time_limit_seconds;
     auto job = store_->CreateJob("acme", params, "");
     EXPECT_TRUE(job.ok()) << job.status();
     auto claimed = queue_->Claim("worker-a", absl::Seconds(30), absl::Now());
@@ -206,6 +220,83 @@ TEST_F(JobExecutorTest, CancelRequestedThroughApiStopsTheEngine) {
   canceller.join();
 
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kCancelled);
+}
+
+TEST_F(JobExecutorTest, TimeLimitStopsTheEngineAndFailsWithoutRetry) {
+  db::ClaimedJob claimed = EnqueueAndClaim(/*max_attempts=*/3, /*time_limit_seconds=*/1);
+  FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kFailed);  // not queued for attempt 2
+  EXPECT_EQ(job.error_reason, "JOB_TIME_LIMIT_EXCEEDED");
+  EXPECT_NE(job.error.find("1s"), std::string::npos) << job.error;
+}
+
+TEST_F(JobExecutorTest, JobsWithoutALimitTakeTheWorkersDefault) {
+  db::ClaimedJob claimed = EnqueueAndClaim(/*max_attempts=*/3, /*time_limit_seconds=*/0);
+  FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
+  WorkerOptions options = Options();
+  options.default_time_limit = absl::Milliseconds(300);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, options, [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+  EXPECT_EQ(Reload(claimed.job.id).error_reason, "JOB_TIME_LIMIT_EXCEEDED");
+}
+
+// A forward that never returns: the engine ignores its cancel token. The job
+// still ends (recorded by the watchdog) and the process is handed over.
+TEST_F(JobExecutorTest, StuckEngineAtTheTimeLimitFailsTheJobAndHandsOverTheProcess) {
+  db::ClaimedJob claimed = EnqueueAndClaim(/*max_attempts=*/3, /*time_limit_seconds=*/1);
+  FakeRunner runner(FakeRunner::Mode::kIgnoreCancel);
+  WorkerOptions options = Options();
+  options.stuck_grace = absl::Milliseconds(300);
+  std::atomic<int> handovers{0};
+  std::atomic<bool> job_failed_before_handover{false};
+  options.on_engine_stuck = [&](bool draining) {
+    EXPECT_FALSE(draining);
+    job_failed_before_handover = Reload(claimed.job.id).state == db::JobState::kFailed;
+    ++handovers;
+    runner.unblock = true;  // prune-worker would re-exec here instead
+  };
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, options, [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+
+  EXPECT_EQ(handovers, 1);
+  EXPECT_TRUE(job_failed_before_handover);
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kFailed);
+  EXPECT_EQ(job.error_reason, "JOB_TIME_LIMIT_EXCEEDED");
+}
+
+TEST_F(JobExecutorTest, StuckEngineAfterACancelStillEndsCancelled) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kIgnoreCancel);
+  WorkerOptions options = Options();
+  options.stuck_grace = absl::Milliseconds(300);
+  std::atomic<int> handovers{0};
+  options.on_engine_stuck = [&](bool) {
+    ++handovers;
+    runner.unblock = true;
+  };
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, options, [] { return absl::Now(); });
+  std::thread canceller([&] {
+    while (!runner.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(store_->CancelJob("acme", claimed.job.id).ok());
+  });
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kCancelled);
+  canceller.join();
+
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(handovers, 1);
   EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kCancelled);
 }
 
