@@ -106,6 +106,17 @@ absl::StatusOr<HeartbeatResult> JobQueue::Heartbeat(const LeaseToken& lease,
   return result;
 }
 
+absl::StatusOr<bool> JobQueue::CancelRequested(const LeaseToken& lease) {
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> row = (*conn)->Exec(
+      absl::StrCat("SELECT cancel_requested_at IS NOT NULL FROM jobs", kFence),
+      {lease.job_id, lease.worker_id, lease.attempt});
+  if (!row.ok()) return row.status();
+  if (row->rows() == 0) return LeaseLost(lease);
+  return row->Bool(0, 0);
+}
+
 absl::Status JobQueue::ReportProgress(const LeaseToken& lease, double progress,
                                       const std::string& stage, const std::string& message,
                                       absl::Time now) {

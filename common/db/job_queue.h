@@ -55,6 +55,10 @@ class JobQueue {
   // Extends the lease. ABORTED ("LEASE_LOST") when the lease is gone.
   absl::StatusOr<HeartbeatResult> Heartbeat(const LeaseToken& lease, absl::Duration lease_ttl,
                                             absl::Time now);
+  // Whether a cancel was requested, read without writing (polled more often
+  // than the heartbeat so that a cancel stops the engine within seconds).
+  // ABORTED ("LEASE_LOST") when the lease is gone.
+  absl::StatusOr<bool> CancelRequested(const LeaseToken& lease);
   // Updates progress/stage and appends an event. ABORTED when the lease is lost.
   absl::Status ReportProgress(const LeaseToken& lease, double progress, const std::string& stage,
                               const std::string& message, absl::Time now);

@@ -262,13 +262,18 @@ TEST_F(JobQueueTest, ReleaseDoesNotBurnAnAttempt) {
 TEST_F(JobQueueTest, CancelRunningReachesWorkerThroughHeartbeat) {
   const JobRecord job = Enqueue();
   const ClaimedJob claimed = MustClaim("w", t0_);
+  ASSERT_OK_AND_ASSIGN(before, queue_->CancelRequested(TokenOf(claimed)));
+  EXPECT_FALSE(before);
   ASSERT_OK_AND_ASSIGN(requested, store_->CancelJob("acme", job.id));
   EXPECT_EQ(requested.state, JobState::kRunning);
   EXPECT_TRUE(requested.cancel_requested);
+  ASSERT_OK_AND_ASSIGN(polled, queue_->CancelRequested(TokenOf(claimed)));
+  EXPECT_TRUE(polled);
   ASSERT_OK_AND_ASSIGN(beat, queue_->Heartbeat(TokenOf(claimed), kTtl, t0_ + absl::Seconds(1)));
   EXPECT_TRUE(beat.cancel_requested);
   ASSERT_OK(queue_->MarkCancelled(TokenOf(claimed), t0_ + absl::Seconds(2)));
   EXPECT_EQ(Get(job.id).state, JobState::kCancelled);
+  EXPECT_EQ(queue_->CancelRequested(TokenOf(claimed)).status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(store_->CancelJob("acme", job.id).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }

@@ -242,7 +242,8 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   std::optional<JobEnd> stuck_end;  // set by the watchdog thread
   {
     LeaseKeeper keeper(queue_, lease, claimed.job.tenant, options_.lease_ttl,
-                       options_.heartbeat_interval, clock_, &cancel);
+                       options_.heartbeat_interval, options_.cancel_poll_interval, clock_,
+                       &cancel);
     ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);
     EvaluationCounter evaluations(metrics_, spec, clock_);
     // on_stuck runs on the watchdog's thread while the engine still holds

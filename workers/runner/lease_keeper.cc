@@ -1,5 +1,6 @@
 #include "workers/runner/lease_keeper.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -11,12 +12,14 @@ namespace prune::worker {
 
 LeaseKeeper::LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string tenant,
                          absl::Duration lease_ttl, absl::Duration interval,
-                         std::function<absl::Time()> clock, engine::CancelToken* cancel)
+                         absl::Duration cancel_poll, std::function<absl::Time()> clock,
+                         engine::CancelToken* cancel)
     : queue_(queue),
       lease_(std::move(lease)),
       tenant_(std::move(tenant)),
       lease_ttl_(lease_ttl),
       interval_(interval),
+      cancel_poll_(std::min(cancel_poll, interval)),
       clock_(std::move(clock)),
       cancel_(cancel),
       thread_([this] { Loop(); }) {}
@@ -32,38 +35,63 @@ LeaseKeeper::~LeaseKeeper() {
 
 void LeaseKeeper::Loop() {
   const log::ScopedJobContext log_context(lease_.job_id, tenant_, lease_.attempt);
+  using Steady = std::chrono::steady_clock;
+  const auto beat_every = absl::ToChronoMilliseconds(interval_);
+  auto next_beat = Steady::now() + beat_every;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(cancel_poll_), [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    BeatOnce();
+    if (Steady::now() >= next_beat) {
+      BeatOnce();
+      next_beat = Steady::now() + beat_every;
+    } else if (!cancel_requested_ && !lease_lost_) {
+      PollCancel();
+    }
     lock.lock();
   }
+}
+
+void LeaseKeeper::OnCancelRequested() {
+  if (cancel_requested_.exchange(true)) return;
+  spdlog::info("job {} attempt {}: cancel requested, stopping the engine", lease_.job_id,
+               lease_.attempt);
+  cancel_->Cancel();
+}
+
+void LeaseKeeper::OnLeaseLost(const absl::Status& status) {
+  // Another worker (or the reaper) owns the job now: whatever we compute
+  // can never be written, so stop spending the device on it.
+  if (lease_lost_.exchange(true)) return;
+  spdlog::warn("job {} attempt {}: lease lost ({}), abandoning", lease_.job_id, lease_.attempt,
+               std::string(status.message()));
+  cancel_->Cancel();
 }
 
 void LeaseKeeper::BeatOnce() {
   auto result = queue_->Heartbeat(lease_, lease_ttl_, clock_());
   if (result.ok()) {
-    if (result->cancel_requested && !cancel_requested_.exchange(true)) {
-      spdlog::info("job {} attempt {}: cancel requested, stopping the engine", lease_.job_id,
-                   lease_.attempt);
-      cancel_->Cancel();
-    }
+    if (result->cancel_requested) OnCancelRequested();
     return;
   }
   if (absl::IsAborted(result.status())) {
-    // Another worker (or the reaper) owns the job now: whatever we compute
-    // can never be written, so stop spending the device on it.
-    spdlog::warn("job {} attempt {}: lease lost ({}), abandoning", lease_.job_id, lease_.attempt,
-                 std::string(result.status().message()));
-    lease_lost_ = true;
-    cancel_->Cancel();
+    OnLeaseLost(result.status());
     return;
   }
   // A database hiccup: keep running and try again on the next beat. The lease
   // TTL is several heartbeat intervals, so one missed beat is harmless.
   spdlog::warn("job {}: heartbeat failed: {}", lease_.job_id, result.status().ToString());
+}
+
+void LeaseKeeper::PollCancel() {
+  absl::StatusOr<bool> requested = queue_->CancelRequested(lease_);
+  if (requested.ok()) {
+    if (*requested) OnCancelRequested();
+  } else if (absl::IsAborted(requested.status())) {
+    OnLeaseLost(requested.status());
+  }
+  // Other errors: the next heartbeat reports them.
 }
 
 }  // namespace prune::worker

@@ -17,10 +17,11 @@ namespace prune::worker {
 
 class LeaseKeeper {
  public:
-  // tenant: for the log lines of the heartbeat thread.
+  // tenant: for the log lines of the heartbeat thread. Between heartbeats
+  // (every `interval`) a cheap read polls for a cancel every `cancel_poll`.
   LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string tenant,
-              absl::Duration lease_ttl, absl::Duration interval, std::function<absl::Time()> clock,
-              engine::CancelToken* cancel);
+              absl::Duration lease_ttl, absl::Duration interval, absl::Duration cancel_poll,
+              std::function<absl::Time()> clock, engine::CancelToken* cancel);
   ~LeaseKeeper();  // stops the thread
 
   LeaseKeeper(const LeaseKeeper&) = delete;
@@ -34,12 +35,16 @@ class LeaseKeeper {
  private:
   void Loop();
   void BeatOnce();
+  void PollCancel();
+  void OnCancelRequested();
+  void OnLeaseLost(const absl::Status& status);
 
   db::JobQueue* queue_;
   db::LeaseToken lease_;
   std::string tenant_;
   absl::Duration lease_ttl_;
   absl::Duration interval_;
+  absl::Duration cancel_poll_;
   std::function<absl::Time()> clock_;
   engine::CancelToken* cancel_;
   std::atomic<bool> cancel_requested_{false};

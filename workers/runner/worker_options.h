@@ -14,6 +14,8 @@ struct WorkerOptions {
   std::string work_dir;          // scratch space for model/dataset/result files
   absl::Duration lease_ttl = absl::Seconds(60);
   absl::Duration heartbeat_interval = absl::Seconds(15);
+  // A cancel reaches the engine within about this long (a read, no write).
+  absl::Duration cancel_poll_interval = absl::Seconds(1);
   absl::Duration poll_interval = absl::Seconds(2);
   absl::Duration reap_interval = absl::Seconds(10);
   // Progress events are written at most this often (stage changes always).

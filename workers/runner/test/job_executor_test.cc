@@ -223,6 +223,30 @@ TEST_F(JobExecutorTest, CancelRequestedThroughApiStopsTheEngine) {
   EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kCancelled);
 }
 
+// The bar: a running job stops within 5 s of a cancel, whatever the
+// heartbeat interval (the default is 15 s).
+TEST_F(JobExecutorTest, CancelArrivesBetweenHeartbeats) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
+  WorkerOptions options = Options();
+  options.heartbeat_interval = absl::Seconds(30);
+  options.lease_ttl = absl::Seconds(90);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, options, [] { return absl::Now(); });
+  std::chrono::steady_clock::time_point cancelled_at;
+  std::thread canceller([&] {
+    while (!runner.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    cancelled_at = std::chrono::steady_clock::now();
+    EXPECT_TRUE(store_->CancelJob("acme", claimed.job.id).ok());
+  });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kCancelled);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  canceller.join();
+
+  EXPECT_LT(stopped_at - cancelled_at, std::chrono::seconds(5));
+  EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kCancelled);
+}
+
 TEST_F(JobExecutorTest, TimeLimitStopsTheEngineAndFailsWithoutRetry) {
   db::ClaimedJob claimed = EnqueueAndClaim(/*max_attempts=*/3, /*time_limit_seconds=*/1);
   FakeRunner runner(FakeRunner::Mode::kBlockUntilCancelled);
