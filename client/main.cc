@@ -7,6 +7,7 @@
 #include "command_context.h"
 #include "dataset_commands.h"
 #include "exit_codes.h"
+#include "health_command.h"
 #include "job_commands.h"
 #include "model_commands.h"
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   prune::client::AddModelCommands(app, context, exit_code);
   prune::client::AddDatasetCommands(app, context, exit_code);
   prune::client::AddJobCommands(app, context, exit_code);
+  prune::client::AddHealthCommand(app, context, exit_code);
 
   try {
     app.parse(argc, argv);

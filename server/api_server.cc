@@ -45,17 +45,34 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
 
 ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
 
+void ApiServer::SetDatabaseReachable(bool reachable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  database_reachable_ = reachable;
+  UpdateReadiness();
+}
+
+void ApiServer::UpdateReadiness() {
+  if (server_ == nullptr || draining_) return;  // draining set everything NOT_SERVING
+  server_->GetHealthCheckService()->SetServingStatus(kServiceName, database_reachable_);
+}
+
 void ApiServer::StartDraining() {
-  if (draining_ || server_ == nullptr) return;
-  draining_ = true;
-  spdlog::info("draining: health NOT_SERVING, ending watch streams");
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_ || server_ == nullptr) return;
+    draining_ = true;
+    spdlog::info("draining: health NOT_SERVING, ending watch streams");
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   service_->StartDraining();
 }
 
 void ApiServer::Shutdown(absl::Duration grace) {
-  if (shut_down_ || server_ == nullptr) return;
-  shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_ || server_ == nullptr) return;
+    shut_down_ = true;
+  }
   StartDraining();
   spdlog::info("shutting down, in-flight calls get {}", absl::FormatDuration(grace));
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

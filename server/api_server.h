@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/server.h>
@@ -28,6 +29,11 @@ class ApiServer {
   ~ApiServer();
 
   int port() const { return port_; }
+  // Readiness: the health status of "prune.v1.PruneService" is SERVING only
+  // while the database answers and the server is not draining. The overall
+  // status ("", for liveness probes) ignores the database: restarting a
+  // server does not bring its database back. Thread-safe.
+  void SetDatabaseReachable(bool reachable);
   // Health turns NOT_SERVING and watch streams end; other calls are still
   // served, so load balancers can notice before the port closes.
   void StartDraining();
@@ -40,7 +46,11 @@ class ApiServer {
 
   std::unique_ptr<PruneServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  void UpdateReadiness();  // with mu_ held
+
   int port_ = 0;
+  std::mutex mu_;  // guards the three flags below
+  bool database_reachable_ = true;
   bool draining_ = false;
   bool shut_down_ = false;
 };

@@ -24,6 +24,7 @@
 #include "server/api_server.h"
 #include "server/auth.h"
 #include "server/database_authenticator.h"
+#include "server/database_health_monitor.h"
 #include "server/job_state_gauge.h"
 
 namespace prune::server {
@@ -239,8 +240,13 @@ int RunServe(const ServeOptions& options) {
     spdlog::error("{}", server.status().ToString());
     return 1;
   }
+  ApiServer* api = server->get();
+  auto database_health = std::make_unique<DatabaseHealthMonitor>(
+      database->pool.get(), options.database_check_interval,
+      [api](bool reachable) { api->SetDatabaseReachable(reachable); });
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("received signal {}", signal_number);
+  database_health.reset();
   (*server)->StartDraining();
   absl::SleepFor(options.drain_delay);
   (*server)->Shutdown(options.shutdown_grace);

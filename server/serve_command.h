@@ -34,6 +34,8 @@ struct ServeOptions {
   int64_t max_upload_bytes = int64_t{2} << 30;
   absl::Duration drain_delay = absl::Seconds(1);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // How often readiness re-checks that the database answers.
+  absl::Duration database_check_interval = absl::Seconds(2);
   // Prometheus /metrics (and /healthz) listen address: "host:port", ":port"
   // (all interfaces) or "off"/"" (no metrics endpoint). Port 0 picks a free
   // port; the log line "metrics listening on HOST:PORT" names it.

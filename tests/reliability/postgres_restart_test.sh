@@ -17,11 +17,25 @@ job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --targ
 wait_state "$job" RUNNING 20
 sleep 2
 [ "$(job_field "$job" state)" = RUNNING ] || fail "job finished before the restart; make it longer"
+health() { prunectl health "$@" 2>/dev/null || true; }
+[ "$(health)" = SERVING ] || fail "readiness not SERVING before the outage: $(health)"
 "$src/scripts/pg.sh" stop "$tmp/pg"
-prunectl model list >/dev/null 2>&1 && fail "server answered with PostgreSQL down"
-sleep 3
+# Callers get UNAVAILABLE at once, not a hang.
+t0=$(date +%s%N)
+prunectl model list >/dev/null 2>"$tmp/outage.err" && fail "server answered with PostgreSQL down"
+grep UNAVAILABLE "$tmp/outage.err" >/dev/null || fail "no UNAVAILABLE during the outage: $(cat "$tmp/outage.err")"
+echo "ok: UNAVAILABLE after $(( ($(date +%s%N) - t0) / 1000000 )) ms during the outage"
+# Readiness follows the database (checked every 2 s); liveness does not.
+for _ in $(seq 1 40); do [ "$(health)" = NOT_SERVING ] && break; sleep 0.25; done
+[ "$(health)" = NOT_SERVING ] || fail "readiness still $(health) with PostgreSQL down"
+[ "$(health --service '')" = SERVING ] || fail "liveness not SERVING during the outage"
+echo "ok: readiness NOT_SERVING, liveness SERVING during the outage"
+sleep 1
 url2=$("$src/scripts/pg.sh" start "$tmp/pg")
 [ "$url2" = "$db_url" ] || fail "PostgreSQL came back at $url2, was $db_url"
+for _ in $(seq 1 40); do [ "$(health)" = SERVING ] && break; sleep 0.25; done
+[ "$(health)" = SERVING ] || fail "readiness still $(health) after PostgreSQL came back"
+echo "ok: readiness SERVING again"
 wait_state "$job" SUCCEEDED 70
 prunectl model list >/dev/null || fail "server does not serve after the restart"
 kill -0 "$server_pid" || fail "server died"
