@@ -16,9 +16,20 @@ struct ConnectionOptions {
   std::string server = "localhost:50051";
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
-  // Plaintext. TLS options (CA bundle, client certificate) belong next to this
-  // flag; MakeChannelCredentials is the one place that reads them.
-  bool insecure = true;
+  // --insecure: plaintext, said explicitly. Plaintext is also what an empty
+  // `tls` means; both at once is a usage error.
+  bool insecure = false;
+  // TLS as soon as one is set. MakeChannelCredentials is the one place that
+  // reads the files.
+  struct Tls {
+    std::string ca_file;    // PEM CA bundle for the server; empty: system roots
+    std::string cert_file;  // PEM client certificate (mutual TLS), with key_file
+    std::string key_file;
+    std::string server_name;  // expected name in the server certificate
+    bool enabled() const {
+      return !ca_file.empty() || !cert_file.empty() || !key_file.empty() || !server_name.empty();
+    }
+  } tls;
   std::chrono::milliseconds unary_timeout{std::chrono::seconds(30)};
   // Uploads and downloads.
   std::chrono::milliseconds transfer_timeout{std::chrono::hours(1)};
@@ -28,6 +39,8 @@ struct ConnectionOptions {
 
 enum class CallKind { kUnary, kTransfer, kWatch };
 
+// Plaintext, or TLS from the PEM files of options.tls. INVALID_ARGUMENT
+// "TLS_CONFIG_INVALID: ..." for contradictions and unreadable files.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ConnectionOptions& options);
 

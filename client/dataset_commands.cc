@@ -9,6 +9,7 @@
 #include "output_format.h"
 #include "resource_name.h"
 #include "resource_printer.h"
+#include "upload_flags.h"
 #include "upload_stream.h"
 
 namespace prune::client {
@@ -17,13 +18,14 @@ namespace {
 struct UploadArgs {
   std::string file;
   std::string name;
+  UploadFlags flags;
 };
 
 int Upload(CommandContext& context, const UploadArgs& args) {
   absl::StatusOr<Connection*> connection = context.connection();
   if (!connection.ok()) return context.ReportError(connection.status());
   absl::StatusOr<prune::v1::Dataset> dataset =
-      UploadDatasetFile(**connection, args.file, args.name);
+      UploadDatasetFile(**connection, args.file, args.name, MakeUploadOptions(args.flags, context));
   if (!dataset.ok()) return context.ReportError(dataset.status());
   if (context.json) {
     *context.out << ToJson(*dataset) << '\n';
@@ -105,6 +107,7 @@ void AddDatasetCommands(CLI::App& app, CommandContext& context, int& exit_code) 
       ->required()
       ->check(CLI::ExistingFile);
   upload->add_option("--name", upload_args->name, "Display name, unique per tenant")->required();
+  AddUploadFlags(upload, &upload_args->flags);
   upload->callback(
       [&context, &exit_code, upload_args] { exit_code = Upload(context, *upload_args); });
 

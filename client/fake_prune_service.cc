@@ -8,33 +8,79 @@
 namespace prune::client {
 namespace {
 
-// Verifies order, offsets, size and hash like the real server, so tests fail
-// on any protocol slip.
-template <typename Request>
-grpc::Status CheckUpload(const std::vector<Request>& messages) {
-  if (messages.empty() || !messages[0].has_metadata()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "first message must be metadata"};
-  }
+std::string Sha256Hex(const std::string& bytes) {
   Sha256 hasher;
-  int64_t received = 0;
-  for (size_t i = 1; i < messages.size(); ++i) {
-    if (!messages[i].has_chunk()) return {grpc::StatusCode::INVALID_ARGUMENT, "expected chunk"};
-    const auto& chunk = messages[i].chunk();
-    if (chunk.offset() != received) return {grpc::StatusCode::INVALID_ARGUMENT, "bad offset"};
-    if (chunk.data().size() > (1u << 20)) {
-      return {grpc::StatusCode::INVALID_ARGUMENT, "chunk too big"};
-    }
-    hasher.Update(chunk.data().data(), chunk.data().size());
-    received += static_cast<int64_t>(chunk.data().size());
-  }
-  const auto& metadata = messages[0].metadata();
-  if (received != metadata.size_bytes() || hasher.FinishHex() != metadata.sha256()) {
-    return {grpc::StatusCode::DATA_LOSS, "size or sha256 mismatch"};
-  }
-  return grpc::Status::OK;
+  hasher.Update(bytes.data(), bytes.size());
+  return hasher.FinishHex();
 }
 
 }  // namespace
+
+// Verifies order, offsets, size and hash like the real server, so tests fail
+// on any protocol slip.
+template <typename Request>
+grpc::Status FakePruneService::ReceiveUpload(grpc::ServerReader<Request>* reader,
+                                             std::vector<Request>* messages) {
+  messages->clear();
+  std::string file;  // the bytes of the file this call (with a resumed prefix)
+  int64_t first_offset = -1;
+  Request request;
+  while (reader->Read(&request)) {
+    messages->push_back(request);
+    if (messages->size() == 1) {
+      if (!request.has_metadata()) {
+        return {grpc::StatusCode::INVALID_ARGUMENT, "first message must be metadata"};
+      }
+      continue;
+    }
+    if (!request.has_chunk()) return {grpc::StatusCode::INVALID_ARGUMENT, "expected chunk"};
+    const auto& chunk = request.chunk();
+    if (first_offset < 0) {
+      first_offset = chunk.offset();
+      if (first_offset == static_cast<int64_t>(staged.size())) file = staged;
+    }
+    if (chunk.offset() != static_cast<int64_t>(file.size())) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_OFFSET_MISMATCH: bad offset"};
+    }
+    if (chunk.data().size() > (1u << 20)) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "chunk too big"};
+    }
+    file += chunk.data();
+    if (upload_breaks > 0 &&
+        static_cast<int64_t>(file.size()) - std::max<int64_t>(first_offset, 0) >=
+            break_after_bytes) {
+      --upload_breaks;
+      upload_first_offsets.push_back(first_offset);
+      staged = file.substr(0, file.size() - file.size() % (1 << 20));
+      return {grpc::StatusCode::UNAVAILABLE, "connection reset (scripted)"};
+    }
+  }
+  upload_first_offsets.push_back(first_offset);
+  if (messages->empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "no metadata"};
+  const auto& metadata = (*messages)[0].metadata();
+  // Resuming when everything was staged: no chunk is left to send.
+  if (first_offset < 0 && static_cast<int64_t>(staged.size()) == metadata.size_bytes()) {
+    file = staged;
+  }
+  if (static_cast<int64_t>(file.size()) != metadata.size_bytes() ||
+      Sha256Hex(file) != metadata.sha256()) {
+    return {grpc::StatusCode::DATA_LOSS, "size or sha256 mismatch"};
+  }
+  staged.clear();
+  return grpc::Status::OK;
+}
+
+grpc::Status FakePruneService::GetUploadStatus(grpc::ServerContext* context,
+                                               const prune::v1::GetUploadStatusRequest* request,
+                                               prune::v1::UploadStatus* response) {
+  std::lock_guard<std::mutex> lock(mu);
+  RecordAuthorization(context);
+  ++upload_status_calls;
+  if (staged.empty()) return {grpc::StatusCode::NOT_FOUND, "UPLOAD_NOT_FOUND: nothing staged"};
+  response->set_committed_bytes(static_cast<int64_t>(staged.size()));
+  response->set_size_bytes(request->size_bytes());
+  return grpc::Status::OK;
+}
 
 void FakePruneService::RecordAuthorization(grpc::ServerContext* context) {
   const auto& metadata = context->client_metadata();
@@ -48,9 +94,7 @@ grpc::Status FakePruneService::UploadModel(
     prune::v1::Model* response) {
   std::lock_guard<std::mutex> lock(mu);
   RecordAuthorization(context);
-  prune::v1::UploadModelRequest request;
-  while (reader->Read(&request)) model_upload_messages.push_back(request);
-  grpc::Status status = CheckUpload(model_upload_messages);
+  grpc::Status status = ReceiveUpload(reader, &model_upload_messages);
   if (!status.ok()) return status;
   const auto& metadata = model_upload_messages[0].metadata();
   response->set_name("tenants/t/models/m1");
@@ -66,9 +110,7 @@ grpc::Status FakePruneService::UploadDataset(
     prune::v1::Dataset* response) {
   std::lock_guard<std::mutex> lock(mu);
   RecordAuthorization(context);
-  prune::v1::UploadDatasetRequest request;
-  while (reader->Read(&request)) dataset_upload_messages.push_back(request);
-  grpc::Status status = CheckUpload(dataset_upload_messages);
+  grpc::Status status = ReceiveUpload(reader, &dataset_upload_messages);
   if (!status.ok()) return status;
   const auto& metadata = dataset_upload_messages[0].metadata();
   response->set_name("tenants/t/datasets/d1");

@@ -17,12 +17,24 @@ class FakePruneService final : public prune::v1::PruneService::Service {
  public:
   std::mutex mu;
 
-  // Recorded.
+  // Recorded: the messages of the last upload call of each kind.
   std::vector<prune::v1::UploadModelRequest> model_upload_messages;
   std::vector<prune::v1::UploadDatasetRequest> dataset_upload_messages;
+  // First chunk offset of every upload call (-1: no chunk), and how often
+  // GetUploadStatus was asked.
+  std::vector<int64_t> upload_first_offsets;
+  int upload_status_calls = 0;
   std::vector<prune::v1::CreateJobRequest> create_requests;
   std::vector<int64_t> watch_after_sequences;
   std::vector<std::string> authorization_headers;
+
+  // Scripted resumable uploads: the next `upload_breaks` upload calls end
+  // with UNAVAILABLE once `break_after_bytes` chunk bytes arrived; the whole
+  // MiB of the file received so far stay in `staged` (also settable), which
+  // GetUploadStatus reports and a stream starting at its end continues.
+  int upload_breaks = 0;
+  int64_t break_after_bytes = 0;
+  std::string staged;
 
   // Scripted. CreateJob fails this many times with UNAVAILABLE first.
   int create_unavailable_failures = 0;
@@ -47,6 +59,9 @@ class FakePruneService final : public prune::v1::PruneService::Service {
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<prune::v1::UploadDatasetRequest>* reader,
                              prune::v1::Dataset* response) override;
+  grpc::Status GetUploadStatus(grpc::ServerContext* context,
+                               const prune::v1::GetUploadStatusRequest* request,
+                               prune::v1::UploadStatus* response) override;
   grpc::Status CreateJob(grpc::ServerContext* context, const prune::v1::CreateJobRequest* request,
                          prune::v1::Job* response) override;
   grpc::Status GetJob(grpc::ServerContext* context, const prune::v1::GetJobRequest* request,
@@ -62,6 +77,10 @@ class FakePruneService final : public prune::v1::PruneService::Service {
 
  private:
   void RecordAuthorization(grpc::ServerContext* context);
+  // Reads one upload call like the real server (offsets, resume, size,
+  // sha256) under the script above.
+  template <typename Request>
+  grpc::Status ReceiveUpload(grpc::ServerReader<Request>* reader, std::vector<Request>* messages);
   int watch_calls_ = 0;
 };
 

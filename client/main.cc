@@ -21,6 +21,7 @@ std::chrono::milliseconds Seconds(double seconds) {
 
 int main(int argc, char** argv) {
   using prune::client::CommandContext;
+  using prune::client::ConnectionOptions;
   CommandContext context;
 
   CLI::App app{"prunectl: upload models and datasets, run pruning jobs, fetch results"};
@@ -34,7 +35,16 @@ int main(int argc, char** argv) {
                  "Bearer token (sent as authorization metadata)")
       ->envname("PRUNE_TOKEN");
   app.add_flag("--insecure", context.connection_options.insecure,
-               "Plaintext connection (the default; TLS is not supported yet)");
+               "Plaintext connection (the default when no --tls-* flag is given)");
+  ConnectionOptions::Tls& tls = context.connection_options.tls;
+  app.add_option("--tls-ca", tls.ca_file, "TLS: PEM CA bundle that signed the server certificate")
+      ->envname("PRUNE_TLS_CA");
+  app.add_option("--tls-cert", tls.cert_file, "TLS: PEM client certificate (mutual TLS)")
+      ->envname("PRUNE_TLS_CERT");
+  app.add_option("--tls-key", tls.key_file, "TLS: PEM private key of --tls-cert")
+      ->envname("PRUNE_TLS_KEY");
+  app.add_option("--tls-server-name", tls.server_name,
+                 "TLS: name to expect in the server certificate instead of the --server host");
   app.add_flag("--json", context.json, "Machine-readable output: one JSON document per line");
   app.add_option_function<double>(
          "--timeout",

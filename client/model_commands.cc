@@ -11,6 +11,7 @@
 #include "resource_name.h"
 #include "resource_printer.h"
 #include "shape_parse.h"
+#include "upload_flags.h"
 #include "upload_stream.h"
 
 namespace prune::client {
@@ -20,6 +21,7 @@ struct UploadArgs {
   std::string file;
   std::string name;
   std::string input_shape;
+  UploadFlags flags;
 };
 
 int Upload(CommandContext& context, const UploadArgs& args) {
@@ -27,8 +29,8 @@ int Upload(CommandContext& context, const UploadArgs& args) {
   if (!shape.ok()) return context.ReportUsageError(shape.status());
   absl::StatusOr<Connection*> connection = context.connection();
   if (!connection.ok()) return context.ReportError(connection.status());
-  absl::StatusOr<prune::v1::Model> model =
-      UploadModelFile(**connection, args.file, args.name, *shape);
+  absl::StatusOr<prune::v1::Model> model = UploadModelFile(
+      **connection, args.file, args.name, *shape, MakeUploadOptions(args.flags, context));
   if (!model.ok()) return context.ReportError(model.status());
   if (context.json) {
     *context.out << ToJson(*model) << '\n';
@@ -114,6 +116,7 @@ void AddModelCommands(CLI::App& app, CommandContext& context, int& exit_code) {
       ->add_option("--input-shape", upload_args->input_shape,
                    "Example input shape with batch, e.g. 1,1,28,28")
       ->required();
+  AddUploadFlags(upload, &upload_args->flags);
   upload->callback(
       [&context, &exit_code, upload_args] { exit_code = Upload(context, *upload_args); });
 

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "fake_prune_service.h"
 #include "sha256_file.h"
@@ -26,8 +27,21 @@ class UploadStreamTest : public ::testing::Test {
     for (char& c : bytes) c = static_cast<char>(random());
     std::string path = ::testing::TempDir() + "upload_stream_test.bin";
     std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+    bytes_ = bytes;
     return path;
   }
+
+  // Retries without waiting; retry notes go to log_.
+  UploadOptions NoWait() {
+    UploadOptions options;
+    options.retry.sleep = [this](std::chrono::milliseconds d) { slept_.push_back(d.count()); };
+    options.log = &log_;
+    return options;
+  }
+
+  std::string bytes_;
+  std::vector<int64_t> slept_;
+  std::ostringstream log_;
 
   FakePruneService service_;
   FakeServer server_{&service_};
@@ -89,6 +103,70 @@ TEST_F(UploadStreamTest, MissingFileFailsBeforeCallingTheServer) {
             absl::StatusCode::kNotFound);
   std::lock_guard<std::mutex> lock(service_.mu);
   EXPECT_TRUE(service_.model_upload_messages.empty());
+}
+
+constexpr int64_t kMiB = 1 << 20;
+
+TEST_F(UploadStreamTest, BrokenStreamAsksTheCommittedSizeAndResumesThere) {
+  const std::string path = WriteFile(3 * kMiB + kMiB / 2);
+  service_.upload_breaks = 1;
+  service_.break_after_bytes = 2 * kMiB + kMiB / 2;
+  UploadOptions options = NoWait();
+  options.chunk_bytes = kMiB / 2;
+  absl::StatusOr<prune::v1::Model> model =
+      UploadModelFile(*connection_, path, "lenet", {1, 1, 28, 28}, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::lock_guard<std::mutex> lock(service_.mu);
+  // The half MiB past the last whole chunk is sent again, nothing before it.
+  EXPECT_EQ(service_.upload_first_offsets, (std::vector<int64_t>{0, 2 * kMiB}));
+  EXPECT_EQ(service_.upload_status_calls, 1);
+  EXPECT_EQ(slept_, std::vector<int64_t>{500});
+  EXPECT_NE(log_.str().find("upload interrupted (UNAVAILABLE"), std::string::npos) << log_.str();
+  EXPECT_NE(log_.str().find("resuming the upload"), std::string::npos) << log_.str();
+}
+
+TEST_F(UploadStreamTest, ResumeAsksBeforeTheFirstStream) {
+  const std::string path = WriteFile(2 * kMiB + 10);
+  service_.staged = bytes_.substr(0, kMiB);  // left by an earlier run
+  UploadOptions options = NoWait();
+  options.resume = true;
+  absl::StatusOr<prune::v1::Dataset> dataset =
+      UploadDatasetFile(*connection_, path, "fmnist", options);
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  std::lock_guard<std::mutex> lock(service_.mu);
+  EXPECT_EQ(service_.upload_first_offsets, std::vector<int64_t>{kMiB});
+  EXPECT_TRUE(slept_.empty());
+}
+
+TEST_F(UploadStreamTest, WithoutResumeTheFirstStreamStartsOver) {
+  const std::string path = WriteFile(2 * kMiB + 10);
+  service_.staged = bytes_.substr(0, kMiB);
+  ASSERT_TRUE(UploadDatasetFile(*connection_, path, "fmnist", NoWait()).ok());
+  std::lock_guard<std::mutex> lock(service_.mu);
+  EXPECT_EQ(service_.upload_first_offsets, std::vector<int64_t>{0});
+  EXPECT_EQ(service_.upload_status_calls, 0);
+}
+
+TEST_F(UploadStreamTest, RetriesAreBoundedWithBackoff) {
+  const std::string path = WriteFile(3 * kMiB + 5);
+  service_.upload_breaks = 100;
+  service_.break_after_bytes = 1;
+  UploadOptions options = NoWait();
+  options.retry.max_retries = 3;
+  absl::StatusOr<prune::v1::Dataset> dataset =
+      UploadDatasetFile(*connection_, path, "fmnist", options);
+  EXPECT_EQ(dataset.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(slept_, (std::vector<int64_t>{500, 1000, 2000}));
+  std::lock_guard<std::mutex> lock(service_.mu);
+  EXPECT_EQ(service_.upload_first_offsets.size(), 4u);
+}
+
+TEST_F(UploadStreamTest, VerdictsOnTheFileAreNotRetried) {
+  EXPECT_FALSE(IsResumableUploadFailure(absl::InvalidArgumentError("SHA256_MISMATCH: x")));
+  EXPECT_FALSE(IsResumableUploadFailure(absl::InvalidArgumentError("MODEL_NOT_TORCHSCRIPT: x")));
+  EXPECT_TRUE(IsResumableUploadFailure(absl::InvalidArgumentError("UPLOAD_OFFSET_MISMATCH: x")));
+  EXPECT_TRUE(IsResumableUploadFailure(absl::UnavailableError("reset")));
+  EXPECT_TRUE(IsResumableUploadFailure(absl::AbortedError("UPLOAD_CONFLICT: x")));
 }
 
 }  // namespace

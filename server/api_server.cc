@@ -23,14 +23,16 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
                                                             db::MetadataStore* store,
                                                             db::BlobStore* blobs,
                                                             const Authenticator* authenticator) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<ApiServer> server(new ApiServer(
       std::make_unique<PruneServiceImpl>(store, blobs, authenticator, options.service)));
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen_address, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   server->server_ = builder.BuildAndStart();
@@ -39,7 +41,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
         absl::StrCat("LISTEN_FAILED: cannot listen on ", options.listen_address));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  spdlog::info("serving prune.v1.PruneService on port {}", server->port_);
+  spdlog::info("serving prune.v1.PruneService on port {} ({})", server->port_,
+               !options.tls.enabled()               ? "plaintext"
+               : options.tls.client_ca_file.empty() ? "TLS"
+                                                    : "mutual TLS: client certificates required");
   return server;
 }
 

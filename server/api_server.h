@@ -11,11 +11,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/prune_service.h"
+#include "server/server_credentials.h"
 
 namespace prune::server {
 
 struct ApiServerOptions {
   std::string listen_address = "0.0.0.0:50051";  // port 0 picks a free port
+  ServerTlsOptions tls;                          // none set: plaintext
   PruneServiceOptions service;
 };
 

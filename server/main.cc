@@ -6,8 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "server/admin_command.h"
 #include "common/log/logging.h"
+#include "server/admin_command.h"
 #include "server/serve_command.h"
 
 namespace {
@@ -77,6 +77,18 @@ int main(int argc, char** argv) {
   serve_command
       ->add_option("--max-upload-bytes", serve.max_upload_bytes,
                    "largest accepted model or dataset file")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_command->add_option("--tls-cert", serve.tls.cert_file,
+                            "PEM certificate chain: serve gRPC over TLS (with --tls-key)");
+  serve_command->add_option("--tls-key", serve.tls.key_file, "PEM private key of --tls-cert");
+  serve_command->add_option("--tls-client-ca", serve.tls.client_ca_file,
+                            "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+  double upload_ttl_seconds = 24 * 3600;
+  serve_command
+      ->add_option("--upload-ttl-seconds", upload_ttl_seconds,
+                   "a broken upload stays resumable this long after its last received chunk, "
+                   "then its staged bytes are purged")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   CLI::Option* metrics_listen = serve_command->add_option(
@@ -154,5 +166,6 @@ int main(int argc, char** argv) {
   if (token_list->parsed()) return prune::server::RunAdminTokenList(admin_database, tenant_name);
   if (token_revoke->parsed()) return prune::server::RunAdminTokenRevoke(admin_database, token_id);
   serve.token_cache_ttl = absl::Seconds(token_cache_seconds);
+  serve.upload_ttl = absl::Seconds(upload_ttl_seconds);
   return prune::server::RunServe(serve);
 }

@@ -19,9 +19,11 @@ constexpr int kMaxPageSize = 1000;
 
 // `uploaded_bytes` (may be null) counts the chunk bytes as they arrive,
 // including those of uploads that fail later.
+// A cancelled context (client gone, deadline, server shutdown) is a broken
+// stream: its staged chunks are kept for a resume.
 template <typename Request>
-absl::Status ReadUpload(grpc::ServerReader<Request>* reader, UploadSession* session,
-                        metrics::Counter* uploaded_bytes) {
+absl::Status ReadUpload(grpc::ServerContext* context, grpc::ServerReader<Request>* reader,
+                        UploadSession* session, metrics::Counter* uploaded_bytes) {
   return ReceiveUpload<Request>(
       [reader, uploaded_bytes](Request* r) {
         if (!reader->Read(r)) return false;
@@ -30,7 +32,13 @@ absl::Status ReadUpload(grpc::ServerReader<Request>* reader, UploadSession* sess
         }
         return true;
       },
-      session);
+      session, [context] { return context->IsCancelled(); });
+}
+
+// Resumable uploads are keyed by tenant and kind (0004_resumable_uploads.sql).
+db::UploadScope ScopeOf(const std::string& tenant, UploadKind kind,
+                        const v1::UploadMetadata& metadata) {
+  return db::UploadScope{tenant, UploadKindName(kind), metadata.display_name()};
 }
 
 }  // namespace
@@ -88,7 +96,10 @@ grpc::Status PruneServiceImpl::UploadModel(grpc::ServerContext* context,
   return Handle("UploadModel", context, [&](const std::string& tenant) -> absl::Status {
     UploadSession session(
         UploadKind::kModel, options_.max_upload_bytes,
-        [this](int64_t size, const std::string& sha) { return blobs_->Begin(size, sha); },
+        [&](const v1::UploadMetadata& metadata) {
+          return blobs_->Begin(metadata.size_bytes(), metadata.sha256(),
+                               ScopeOf(tenant, UploadKind::kModel, metadata));
+        },
         [&](const v1::UploadMetadata& metadata) -> absl::Status {
           if (store_->GetModel(tenant, metadata.display_name()).ok()) {
             return absl::AlreadyExistsError(absl::StrCat("MODEL_ALREADY_EXISTS: a model named '",
@@ -96,7 +107,8 @@ grpc::Status PruneServiceImpl::UploadModel(grpc::ServerContext* context,
           }
           return store_->CheckStorageQuota(tenant, metadata.size_bytes());
         });
-    if (absl::Status s = ReadUpload(reader, &session, UploadBytesCounter("model")); !s.ok()) {
+    if (absl::Status s = ReadUpload(context, reader, &session, UploadBytesCounter("model"));
+        !s.ok()) {
       return s;
     }
     const v1::UploadMetadata& metadata = session.metadata();
@@ -153,7 +165,10 @@ grpc::Status PruneServiceImpl::UploadDataset(grpc::ServerContext* context,
   return Handle("UploadDataset", context, [&](const std::string& tenant) -> absl::Status {
     UploadSession session(
         UploadKind::kDataset, options_.max_upload_bytes,
-        [this](int64_t size, const std::string& sha) { return blobs_->Begin(size, sha); },
+        [&](const v1::UploadMetadata& metadata) {
+          return blobs_->Begin(metadata.size_bytes(), metadata.sha256(),
+                               ScopeOf(tenant, UploadKind::kDataset, metadata));
+        },
         [&](const v1::UploadMetadata& metadata) -> absl::Status {
           if (store_->GetDataset(tenant, metadata.display_name()).ok()) {
             return absl::AlreadyExistsError(absl::StrCat(
@@ -161,7 +176,8 @@ grpc::Status PruneServiceImpl::UploadDataset(grpc::ServerContext* context,
           }
           return store_->CheckStorageQuota(tenant, metadata.size_bytes());
         });
-    if (absl::Status s = ReadUpload(reader, &session, UploadBytesCounter("dataset")); !s.ok()) {
+    if (absl::Status s = ReadUpload(context, reader, &session, UploadBytesCounter("dataset"));
+        !s.ok()) {
       return s;
     }
     const v1::UploadMetadata& metadata = session.metadata();

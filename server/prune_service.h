@@ -20,6 +20,9 @@ namespace prune::server {
 
 struct PruneServiceOptions {
   int64_t max_upload_bytes = int64_t{2} << 30;
+  // How long a broken upload stays resumable after its last staged chunk
+  // (the purge itself runs in StaleUploadPurger); reported by GetUploadStatus.
+  absl::Duration upload_ttl = absl::Hours(24);
   // How often WatchJob looks for new events.
   absl::Duration watch_poll_interval = absl::Milliseconds(250);
   // Where RPC counts and latencies, upload bytes and created jobs are
@@ -52,6 +55,9 @@ class PruneServiceImpl final : public v1::PruneService::Service {
                              v1::Dataset* response) override;
   grpc::Status GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
                           v1::Dataset* response) override;
+  grpc::Status GetUploadStatus(grpc::ServerContext* context,
+                               const v1::GetUploadStatusRequest* request,
+                               v1::UploadStatus* response) override;
   grpc::Status ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest* request,
                             v1::ListDatasetsResponse* response) override;
   grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,

@@ -26,6 +26,7 @@
 #include "server/database_authenticator.h"
 #include "server/database_health_monitor.h"
 #include "server/job_state_gauge.h"
+#include "server/stale_upload_purger.h"
 
 namespace prune::server {
 namespace {
@@ -232,7 +233,9 @@ int RunServe(const ServeOptions& options) {
 
   ApiServerOptions server_options;
   server_options.listen_address = options.listen_address;
+  server_options.tls = options.tls;
   server_options.service.max_upload_bytes = options.max_upload_bytes;
+  server_options.service.upload_ttl = options.upload_ttl;
   server_options.service.metrics = &*server_metrics;
   absl::StatusOr<std::unique_ptr<ApiServer>> server =
       ApiServer::Start(server_options, &store, &blobs, authenticator.get());
@@ -244,6 +247,9 @@ int RunServe(const ServeOptions& options) {
   auto database_health = std::make_unique<DatabaseHealthMonitor>(
       database->pool.get(), options.database_check_interval,
       [api](bool reachable) { api->SetDatabaseReachable(reachable); });
+  StaleUploadPurger purger(&blobs, options.upload_ttl,
+                           StaleUploadPurger::DefaultInterval(options.upload_ttl));
+  spdlog::info("broken uploads stay resumable for {}", absl::FormatDuration(options.upload_ttl));
   const int signal_number = WaitForTerminationSignal();
   spdlog::info("received signal {}", signal_number);
   database_health.reset();

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/server_credentials.h"
 
 namespace prune::db {
 class ConnectionPool;
@@ -25,13 +26,17 @@ struct DatabaseOptions {
 struct ServeOptions {
   DatabaseOptions database;
   std::string listen_address = "0.0.0.0:50051";
-  std::string token;  // the static token (--auth static)
+  ServerTlsOptions tls;  // --tls-cert, --tls-key, --tls-client-ca; none: plaintext
+  std::string token;     // the static token (--auth static)
   // --auth: "none", "static", "database" or empty (static when a token is
   // given, else none). See ChooseAuthMode in auth.h.
   std::string auth_mode;
   // --auth database: how long a successful token lookup is reused.
   absl::Duration token_cache_ttl = absl::Seconds(5);
   int64_t max_upload_bytes = int64_t{2} << 30;
+  // A broken upload stays resumable this long after its last staged chunk;
+  // StaleUploadPurger deletes it afterwards.
+  absl::Duration upload_ttl = absl::Hours(24);
   absl::Duration drain_delay = absl::Seconds(1);
   absl::Duration shutdown_grace = absl::Seconds(10);
   // How often readiness re-checks that the database answers.

@@ -65,6 +65,10 @@ absl::Status ValidateInputShape(UploadKind kind, const v1::UploadMetadata& metad
 
 }  // namespace
 
+const char* UploadKindName(UploadKind kind) {
+  return kind == UploadKind::kModel ? "model" : "dataset";
+}
+
 absl::Status ValidateUploadMetadata(UploadKind kind, int64_t max_upload_bytes,
                                     v1::UploadMetadata* metadata) {
   if (absl::Status s = ValidateDisplayName(metadata->display_name()); !s.ok()) return s;
@@ -93,6 +97,10 @@ UploadSession::UploadSession(UploadKind kind, int64_t max_upload_bytes, BeginBlo
       begin_blob_(std::move(begin_blob)),
       check_metadata_(std::move(check_metadata)) {}
 
+UploadSession::~UploadSession() {
+  if (writer_ != nullptr && keep_staged_) writer_->Suspend();
+}
+
 absl::Status UploadSession::OnMetadata(v1::UploadMetadata metadata) {
   if (absl::Status s = ValidateUploadMetadata(kind_, max_upload_bytes_, &metadata); !s.ok()) {
     return s;
@@ -100,11 +108,34 @@ absl::Status UploadSession::OnMetadata(v1::UploadMetadata metadata) {
   if (check_metadata_) {
     if (absl::Status s = check_metadata_(metadata); !s.ok()) return s;
   }
-  absl::StatusOr<std::unique_ptr<db::BlobWriter>> writer =
-      begin_blob_(metadata.size_bytes(), metadata.sha256());
+  absl::StatusOr<std::unique_ptr<db::BlobWriter>> writer = begin_blob_(metadata);
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
   metadata_ = std::move(metadata);
+  return absl::OkStatus();
+}
+
+absl::Status UploadSession::Start(int64_t offset) {
+  const int64_t staged = writer_->staged_bytes();
+  if (offset == 0) {
+    // Clients that know nothing of resuming always start at 0: they win.
+    if (absl::Status s = writer_->DiscardStaged(); !s.ok()) return s;
+  } else if (offset == staged) {
+    // The sha256 and the archive check cover the whole file, so the staged
+    // bytes are read back through both, one chunk at a time.
+    absl::Status resumed = writer_->ResumeStaged([this](std::string_view data) {
+      if (kind_ == UploadKind::kModel) sniffer_.Feed(absl::string_view(data.data(), data.size()));
+    });
+    if (!resumed.ok()) return resumed;
+    received_ = staged;
+    if (kind_ == UploadKind::kModel && sniffer_.rejected()) return sniffer_.Verdict();
+  } else {
+    keep_staged_ = true;  // the staged bytes are fine; only this stream is wrong
+    return absl::InvalidArgumentError(absl::StrCat(
+        "UPLOAD_OFFSET_MISMATCH: the server holds ", staged, " committed bytes of this upload; ",
+        "resume at offset ", staged, " or start over at offset 0 (got offset ", offset, ")"));
+  }
+  started_ = true;
   return absl::OkStatus();
 }
 
@@ -114,7 +145,11 @@ absl::Status UploadSession::OnChunk(const v1::UploadChunk& chunk) {
     return absl::InvalidArgumentError(absl::StrCat("CHUNK_TOO_LARGE: chunks carry at most ",
                                                    kMaxChunkBytes, " bytes, got ", data.size()));
   }
+  if (!started_) {
+    if (absl::Status s = Start(chunk.offset()); !s.ok()) return s;
+  }
   if (chunk.offset() != received_) {
+    keep_staged_ = true;  // what was staged before the gap is still good
     return absl::InvalidArgumentError(absl::StrCat("CHUNK_OFFSET_MISMATCH: expected offset ",
                                                    received_, ", got ", chunk.offset()));
   }
@@ -133,6 +168,16 @@ absl::Status UploadSession::OnChunk(const v1::UploadChunk& chunk) {
 }
 
 absl::Status UploadSession::Finish() {
+  const int64_t staged = writer_->staged_bytes();
+  if (!started_ && staged > 0) {
+    // Everything was staged before the previous stream broke: a resuming
+    // client has no chunk left to send.
+    if (staged == metadata_->size_bytes()) {
+      if (absl::Status s = Start(staged); !s.ok()) return s;
+    } else {
+      keep_staged_ = true;  // an empty stream says nothing about those bytes
+    }
+  }
   if (received_ != metadata_->size_bytes()) {
     return absl::InvalidArgumentError(absl::StrCat("SIZE_MISMATCH: the stream ended after ",
                                                    received_, " of ", metadata_->size_bytes(),
@@ -142,6 +187,14 @@ absl::Status UploadSession::Finish() {
     if (absl::Status s = sniffer_.Verdict(); !s.ok()) return s;
   }
   return writer_->Commit();
+}
+
+absl::Status UploadSession::Interrupt() {
+  keep_staged_ = true;
+  const int64_t kept = received_ - received_ % db::BlobStore::kBlobChunkBytes;
+  return absl::AbortedError(absl::StrCat("UPLOAD_INTERRUPTED: the stream broke after ", received_,
+                                         " of ", metadata_->size_bytes(), " bytes; up to ", kept,
+                                         " bytes (whole chunks) stay staged for a resume"));
 }
 
 }  // namespace prune::server

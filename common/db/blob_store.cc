@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -48,14 +49,65 @@ bool IsSha256Hex(const std::string& text) {
 class PostgresBlobWriter : public BlobWriter {
  public:
   PostgresBlobWriter(ConnectionPool* pool, int64_t expected_size, std::string expected_sha256,
-                     std::string upload_id)
+                     std::string upload_id, int32_t staged_chunks = 0)
       : pool_(pool),
         expected_size_(expected_size),
         expected_sha256_(std::move(expected_sha256)),
-        upload_id_(std::move(upload_id)) {}
+        upload_id_(std::move(upload_id)),
+        staged_chunks_(staged_chunks) {}
 
   ~PostgresBlobWriter() override {
     if (!finished_) (void)Discard();
+  }
+
+  int64_t staged_bytes() const override {
+    return int64_t{staged_chunks_} * BlobStore::kBlobChunkBytes;
+  }
+
+  absl::Status ResumeStaged(const std::function<void(std::string_view)>& observe) override {
+    if (bytes_written_ != 0) return absl::FailedPreconditionError("upload already started");
+    // One chunk per query and no connection held in between, like Read().
+    for (int32_t seq = 0; seq < staged_chunks_; ++seq) {
+      std::string chunk;
+      {
+        absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+        if (!conn.ok()) return conn.status();
+        absl::StatusOr<Result> row = (*conn)->ExecBinary(
+            "SELECT data FROM blob_chunks WHERE upload_id = $1::uuid AND seq = $2::integer",
+            {upload_id_, seq});
+        if (!row.ok()) return row.status();
+        if (row->rows() == 0) {
+          return absl::DataLossError(
+              absl::StrCat("staged upload ", upload_id_, " lacks chunk ", seq));
+        }
+        chunk = row->Text(0, 0);
+      }
+      if (static_cast<int64_t>(chunk.size()) != BlobStore::kBlobChunkBytes) {
+        return absl::DataLossError(
+            absl::StrCat("staged upload ", upload_id_, " chunk ", seq, " is not a whole chunk"));
+      }
+      sha_.Update(chunk);
+      if (observe) observe(chunk);
+      bytes_written_ += static_cast<int64_t>(chunk.size());
+    }
+    next_seq_ = staged_chunks_;
+    return absl::OkStatus();
+  }
+
+  absl::Status DiscardStaged() override {
+    if (staged_chunks_ == 0) return absl::OkStatus();
+    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> deleted =
+        (*conn)->Exec("DELETE FROM blob_chunks WHERE upload_id = $1::uuid", {upload_id_});
+    if (!deleted.ok()) return deleted.status();
+    staged_chunks_ = 0;
+    return absl::OkStatus();
+  }
+
+  void Suspend() override {
+    finished_ = true;
+    buffer_.clear();
   }
 
   absl::Status Append(std::string_view data) override {
@@ -98,9 +150,16 @@ class PostgresBlobWriter : public BlobWriter {
       finished_ = true;
       return absl::OkStatus();
     }
-    if (absl::Status flushed = Flush(); !flushed.ok()) return flushed;
     absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
+    // One transaction: the resume key goes away together with the partial
+    // last chunk arriving, so a staged upload only ever holds whole chunks.
+    absl::StatusOr<Transaction> txn = Transaction::Begin(conn->get());
+    if (!txn.ok()) return txn.status();
+    absl::StatusOr<Result> unkeyed = (*conn)->Exec(
+        "UPDATE blob_uploads SET tenant = NULL, kind = NULL WHERE id = $1::uuid", {upload_id_});
+    if (!unkeyed.ok()) return unkeyed.status();
+    if (absl::Status flushed = Flush(conn->get()); !flushed.ok()) return flushed;
     // One statement publishes the blob; when the same content is already
     // stored (or a concurrent upload won), our staged copy is dropped.
     absl::StatusOr<Result> published = (*conn)->Exec(
@@ -111,19 +170,35 @@ class PostgresBlobWriter : public BlobWriter {
         "DELETE FROM blob_uploads WHERE id = $2::uuid AND NOT EXISTS (SELECT 1 FROM published)",
         {expected_sha256_, upload_id_, bytes_written_, next_seq_});
     if (!published.ok()) return published.status();
+    if (absl::Status committed = txn->Commit(); !committed.ok()) return committed;
     finished_ = true;
     return absl::OkStatus();
   }
 
  private:
-  absl::Status Flush() {
+  absl::Status Flush(Connection* in_transaction = nullptr) {
     if (upload_id_.empty()) buffer_.clear();
     if (buffer_.empty()) return absl::OkStatus();
-    absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
-    if (!conn.ok()) return conn.status();
-    absl::StatusOr<Result> inserted = (*conn)->Exec(
-        "INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1::uuid, $2::integer, $3)",
+    std::optional<ConnectionPool::Lease> lease;
+    Connection* conn = in_transaction;
+    if (conn == nullptr) {
+      absl::StatusOr<ConnectionPool::Lease> acquired = pool_->Acquire();
+      if (!acquired.ok()) return acquired.status();
+      lease.emplace(std::move(*acquired));
+      conn = lease->get();
+    }
+    // updated_at marks the upload alive for PurgeStaleUploads' TTL.
+    absl::StatusOr<Result> inserted = conn->Exec(
+        "WITH alive AS (UPDATE blob_uploads SET updated_at = now() WHERE id = $1::uuid)"
+        " INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1::uuid, $2::integer, $3)",
         {upload_id_, next_seq_, Param::Binary(buffer_)});
+    if (absl::IsAlreadyExists(inserted.status())) {
+      // Another stream of the same tenant and content is staging this upload
+      // too. Its chunks are not ours to discard.
+      Suspend();
+      return absl::AbortedError(
+          "UPLOAD_CONFLICT: another stream is uploading the same content; retry later");
+    }
     if (!inserted.ok()) return inserted.status();
     ++next_seq_;
     buffer_.clear();
@@ -143,6 +218,7 @@ class PostgresBlobWriter : public BlobWriter {
   const int64_t expected_size_;
   const std::string expected_sha256_;
   const std::string upload_id_;
+  int32_t staged_chunks_;  // left by an earlier stream, not yet resumed or discarded
   Sha256 sha_;
   std::string buffer_;  // < kBlobChunkBytes pending bytes
   int64_t bytes_written_ = 0;
@@ -154,8 +230,8 @@ class PostgresBlobWriter : public BlobWriter {
 
 BlobStore::BlobStore(ConnectionPool* pool) : pool_(pool) {}
 
-absl::StatusOr<std::unique_ptr<BlobWriter>> BlobStore::Begin(int64_t expected_size,
-                                                             std::string expected_sha256) {
+absl::StatusOr<std::unique_ptr<BlobWriter>> BlobStore::Begin(
+    int64_t expected_size, std::string expected_sha256, const std::optional<UploadScope>& scope) {
   if (expected_size < 0) return absl::InvalidArgumentError("blob size must be >= 0");
   if (!IsSha256Hex(expected_sha256)) {
     return absl::InvalidArgumentError("sha256 must be 64 lower-case hex digits");
@@ -169,13 +245,53 @@ absl::StatusOr<std::unique_ptr<BlobWriter>> BlobStore::Begin(int64_t expected_si
     return std::unique_ptr<BlobWriter>(
         new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), ""));
   }
+  if (!scope.has_value()) {
+    absl::StatusOr<Result> upload = (*conn)->Exec(
+        "INSERT INTO blob_uploads (expected_sha256, expected_size) VALUES ($1, $2::bigint)"
+        " RETURNING id",
+        {expected_sha256, expected_size});
+    if (!upload.ok()) return upload.status();
+    return std::unique_ptr<BlobWriter>(new PostgresBlobWriter(
+        pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0)));
+  }
+  // Continue the scope's staged upload of this content, or stage a new one.
   absl::StatusOr<Result> upload = (*conn)->Exec(
-      "INSERT INTO blob_uploads (expected_sha256, expected_size) VALUES ($1, $2::bigint)"
-      " RETURNING id",
-      {expected_sha256, expected_size});
+      "INSERT INTO blob_uploads (expected_sha256, expected_size, tenant, kind, display_name)"
+      " VALUES ($1, $2::bigint, $3, $4, $5)"
+      " ON CONFLICT (tenant, kind, expected_sha256, expected_size) WHERE tenant IS NOT NULL"
+      " DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()"
+      " RETURNING id,"
+      "  (SELECT count(*) FROM blob_chunks c WHERE c.upload_id = blob_uploads.id)",
+      {expected_sha256, expected_size, scope->tenant, scope->kind, scope->display_name});
   if (!upload.ok()) return upload.status();
   return std::unique_ptr<BlobWriter>(
-      new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0)));
+      new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0),
+                             static_cast<int32_t>(upload->Int64(0, 1))));
+}
+
+absl::StatusOr<StagedUpload> BlobStore::FindStagedUpload(const std::string& tenant,
+                                                         const std::string& kind,
+                                                         const std::string& sha256,
+                                                         int64_t size_bytes) {
+  absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<Result> found = (*conn)->Exec(
+      "SELECT u.display_name, (extract(epoch from u.updated_at) * 1000000)::bigint,"
+      "  (SELECT count(*) FROM blob_chunks c WHERE c.upload_id = u.id)"
+      " FROM blob_uploads u WHERE u.tenant = $1 AND u.kind = $2 AND u.expected_sha256 = $3"
+      " AND u.expected_size = $4::bigint",
+      {tenant, kind, sha256, size_bytes});
+  if (!found.ok()) return found.status();
+  if (found->rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("UPLOAD_NOT_FOUND: no staged ", kind, " upload of ",
+                                            size_bytes, " bytes with sha256 ", sha256));
+  }
+  StagedUpload staged;
+  staged.display_name = found->Text(0, 0);
+  staged.updated_at = found->TimeFromMicros(0, 1);
+  staged.committed_bytes = found->Int64(0, 2) * kBlobChunkBytes;
+  staged.size_bytes = size_bytes;
+  return staged;
 }
 
 absl::StatusOr<std::string> BlobStore::PutFile(const std::string& path) {
@@ -265,13 +381,13 @@ absl::StatusOr<int64_t> BlobStore::Size(const std::string& sha256) {
   return blob->Int64(0, 0);
 }
 
-absl::StatusOr<int> BlobStore::PurgeStaleUploads(absl::Time started_before) {
+absl::StatusOr<int> BlobStore::PurgeStaleUploads(absl::Time idle_since) {
   absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
   absl::StatusOr<Result> purged = (*conn)->Exec(
-      "DELETE FROM blob_uploads u WHERE u.created_at < $1::timestamptz"
+      "DELETE FROM blob_uploads u WHERE u.updated_at < $1::timestamptz"
       " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.upload_id = u.id)",
-      {Param::Time(started_before)});
+      {Param::Time(idle_since)});
   if (!purged.ok()) return purged.status();
   return static_cast<int>(purged->affected_rows());
 }

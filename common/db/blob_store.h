@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,16 +19,51 @@ class ConnectionPool;
 
 // Streams one blob into the store. Append() in order, then Commit(). Data is
 // written in chunks of at most kBlobChunkBytes as it arrives. Destroying an
-// uncommitted writer discards what was written.
+// uncommitted writer discards what was written, unless Suspend() kept it for a
+// later resume.
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;
-  // INVALID_ARGUMENT when more than the expected size arrives.
+  // INVALID_ARGUMENT when more than the expected size arrives. ABORTED
+  // "UPLOAD_CONFLICT: ..." when another stream stages the same upload.
   virtual absl::Status Append(std::string_view data) = 0;
   virtual int64_t bytes_written() const = 0;
+  // Bytes an earlier, broken stream left staged for this upload (a multiple
+  // of kBlobChunkBytes: only whole flushed chunks count). Before the first
+  // Append the writer must either ResumeStaged() or DiscardStaged() them.
+  virtual int64_t staged_bytes() const { return 0; }
+  // Continues after the staged bytes: reads them back one chunk at a time
+  // (never the whole file in memory) into the sha256, passing each chunk to
+  // `observe` too, so checks over the whole file still see it from byte 0.
+  virtual absl::Status ResumeStaged(const std::function<void(std::string_view)>& observe) {
+    (void)observe;
+    return absl::OkStatus();
+  }
+  // Starts over at byte 0: drops the staged chunks.
+  virtual absl::Status DiscardStaged() { return absl::OkStatus(); }
+  // Stops without committing and keeps the whole chunks staged so that a
+  // later stream can resume; the partial chunk in memory is dropped. Staged
+  // uploads nobody resumes are purged by PurgeStaleUploads.
+  virtual void Suspend() {}
   // Verifies size and sha256 (INVALID_ARGUMENT with "SIZE_MISMATCH: ..." or
   // "SHA256_MISMATCH: ..." otherwise) and makes the blob visible.
   virtual absl::Status Commit() = 0;
+};
+
+// Makes an upload resumable: who staged it and for what. A later Begin with
+// the same tenant, kind, size and sha256 continues it (0004_resumable_uploads).
+struct UploadScope {
+  std::string tenant;
+  std::string kind;  // "model" or "dataset"
+  std::string display_name;
+};
+
+// What GetUploadStatus reports about a staged upload.
+struct StagedUpload {
+  int64_t committed_bytes = 0;  // whole chunks stored; resume from here
+  int64_t size_bytes = 0;
+  std::string display_name;
+  absl::Time updated_at;  // the last staged chunk; the TTL runs from here
 };
 
 class BlobStore {
@@ -38,8 +74,16 @@ class BlobStore {
 
   // expected_sha256: lower-case hex. A blob that already exists is verified
   // against the incoming bytes and then shared (content addressing).
-  absl::StatusOr<std::unique_ptr<BlobWriter>> Begin(int64_t expected_size,
-                                                    std::string expected_sha256);
+  // With a scope the upload is resumable: a staged upload of the same scope
+  // and content is continued (see BlobWriter::staged_bytes), else a new one
+  // is staged under that scope.
+  absl::StatusOr<std::unique_ptr<BlobWriter>> Begin(
+      int64_t expected_size, std::string expected_sha256,
+      const std::optional<UploadScope>& scope = std::nullopt);
+  // The tenant's staged, uncommitted upload of this kind and content, or
+  // NOT_FOUND "UPLOAD_NOT_FOUND: ...". Other tenants' uploads are never found.
+  absl::StatusOr<StagedUpload> FindStagedUpload(const std::string& tenant, const std::string& kind,
+                                                const std::string& sha256, int64_t size_bytes);
   // Stores a whole local file (worker results). Returns its sha256.
   absl::StatusOr<std::string> PutFile(const std::string& path);
   // Calls on_chunk with consecutive pieces (<= kBlobChunkBytes). NOT_FOUND
@@ -49,9 +93,10 @@ class BlobStore {
                     const std::function<bool(std::string_view)>& on_chunk);
   absl::Status ReadToFile(const std::string& sha256, const std::string& path);
   absl::StatusOr<int64_t> Size(const std::string& sha256);
-  // Deletes the staged chunks of uploads begun before `started_before` that
-  // never committed (their process died). Returns how many were removed.
-  absl::StatusOr<int> PurgeStaleUploads(absl::Time started_before);
+  // Deletes the staged chunks of uncommitted uploads whose last chunk was
+  // staged before `idle_since` (their process died, or their client never
+  // resumed). Returns how many were removed.
+  absl::StatusOr<int> PurgeStaleUploads(absl::Time idle_since);
 
  private:
   ConnectionPool* pool_;

@@ -173,5 +173,93 @@ TEST_F(BlobStoreTest, PurgeStaleUploadsRemovesOrphans) {
   EXPECT_EQ(size, static_cast<int64_t>(content.size()));
 }
 
+TEST_F(BlobStoreTest, SuspendedScopedUploadResumesFromItsWholeChunks) {
+  const std::string content = RandomBytes(3 * BlobStore::kBlobChunkBytes + 777, 9);
+  const std::string sha = Sha256Hex(content);
+  const int64_t size = static_cast<int64_t>(content.size());
+  const UploadScope scope{"default", "model", "net"};
+  {
+    ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(size, sha, scope));
+    EXPECT_EQ(writer->staged_bytes(), 0);
+    // 2.5 MiB arrive, then the stream breaks: the half chunk is not staged.
+    ASSERT_OK(writer->Append(std::string_view(content).substr(0, 5 * (1 << 19))));
+    writer->Suspend();
+  }
+  ASSERT_OK_AND_ASSIGN(staged, blobs_->FindStagedUpload("default", "model", sha, size));
+  EXPECT_EQ(staged.committed_bytes, 2 * BlobStore::kBlobChunkBytes);
+  EXPECT_EQ(staged.display_name, "net");
+  // Other tenants, kinds and contents see nothing.
+  EXPECT_EQ(blobs_->FindStagedUpload("other", "model", sha, size).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(blobs_->FindStagedUpload("default", "dataset", sha, size).status().code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_OK_AND_ASSIGN(resumed, blobs_->Begin(size, sha, scope));
+  ASSERT_EQ(resumed->staged_bytes(), 2 * BlobStore::kBlobChunkBytes);
+  std::string observed;
+  ASSERT_OK(resumed->ResumeStaged([&](std::string_view chunk) { observed.append(chunk); }));
+  EXPECT_TRUE(observed == content.substr(0, observed.size()));
+  EXPECT_EQ(resumed->bytes_written(), 2 * BlobStore::kBlobChunkBytes);
+  ASSERT_OK(resumed->Append(std::string_view(content).substr(observed.size())));
+  ASSERT_OK(resumed->Commit());
+
+  std::string read;
+  ASSERT_OK(blobs_->Read(sha, [&](std::string_view chunk) {
+    read.append(chunk);
+    return true;
+  }));
+  EXPECT_TRUE(read == content);
+  // Committed: no longer resumable, and a new upload of it is only hashed.
+  EXPECT_EQ(blobs_->FindStagedUpload("default", "model", sha, size).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(BlobStoreTest, DiscardStagedStartsOverAndBadContentDropsTheStagedUpload) {
+  const std::string content = RandomBytes(2 * BlobStore::kBlobChunkBytes + 5, 10);
+  const std::string sha = Sha256Hex(content);
+  const int64_t size = static_cast<int64_t>(content.size());
+  const UploadScope scope{"default", "dataset", "d"};
+  {
+    ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(size, sha, scope));
+    ASSERT_OK(writer->Append(std::string_view(content).substr(0, BlobStore::kBlobChunkBytes)));
+    writer->Suspend();
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(size, sha, scope));
+    ASSERT_EQ(writer->staged_bytes(), BlobStore::kBlobChunkBytes);
+    ASSERT_OK(writer->DiscardStaged());
+    EXPECT_EQ(Count("blob_chunks"), 0);
+    std::string wrong = content;
+    wrong[7] ^= 1;
+    ASSERT_OK(writer->Append(wrong));
+    EXPECT_EQ(writer->Commit().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(blobs_->FindStagedUpload("default", "dataset", sha, size).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Count("blob_uploads"), 0);
+}
+
+TEST_F(BlobStoreTest, PurgeStaleUploadsCountsFromTheLastStagedChunk) {
+  const std::string content = RandomBytes(2 * BlobStore::kBlobChunkBytes, 11);
+  const std::string sha = Sha256Hex(content);
+  {
+    ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(static_cast<int64_t>(content.size()), sha,
+                                               UploadScope{"default", "model", "m"}));
+    ASSERT_OK(writer->Append(std::string_view(content).substr(0, BlobStore::kBlobChunkBytes)));
+    writer->Suspend();
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(conn, pool_->Acquire());
+    ASSERT_OK(
+        conn->Exec("UPDATE blob_uploads SET created_at = now() - interval '2 days'").status());
+  }
+  // Begun long ago but written just now: kept.
+  ASSERT_OK_AND_ASSIGN(kept, blobs_->PurgeStaleUploads(absl::Now() - absl::Hours(1)));
+  EXPECT_EQ(kept, 0);
+  ASSERT_OK_AND_ASSIGN(purged, blobs_->PurgeStaleUploads(absl::Now() + absl::Minutes(1)));
+  EXPECT_EQ(purged, 1);
+  EXPECT_EQ(Count("blob_chunks"), 0);
+}
+
 }  // namespace
 }  // namespace prune::db::testing

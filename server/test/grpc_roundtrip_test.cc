@@ -251,9 +251,8 @@ class ServerTest : public ::testing::Test {
     record.kind = db::ArtifactKind::kPrunedModel;
     record.sha256 = Sha256Hex(artifact);
     record.size_bytes = static_cast<int64_t>(artifact.size());
-    const absl::Status completed =
-        backend->queue->Complete(lease, R"({"flops_ratio": 0.5})", {record}, absl::Now(),
-                                 candidates);
+    const absl::Status completed = backend->queue->Complete(lease, R"({"flops_ratio": 0.5})",
+                                                            {record}, absl::Now(), candidates);
     ASSERT_TRUE(completed.ok()) << completed;
   }
 
@@ -283,6 +282,87 @@ class ServerTest : public ::testing::Test {
     while (reader->Read(&event)) events.push_back(event);
     *status = reader->Finish();
     return events;
+  }
+
+  // An upload stream left open, to break it or finish it later.
+  template <typename Request, typename Response>
+  struct OpenUpload {
+    grpc::ClientContext context;
+    Response response;
+    std::unique_ptr<grpc::ClientWriter<Request>> writer;
+  };
+  using OpenModelUpload = OpenUpload<v1::UploadModelRequest, v1::Model>;
+  using OpenDatasetUpload = OpenUpload<v1::UploadDatasetRequest, v1::Dataset>;
+
+  // Sends metadata for `bytes` and its chunks of 1 MiB from `from` to `to`.
+  template <typename Request>
+  static bool SendUpload(grpc::ClientWriter<Request>* writer, const std::string& name,
+                         const std::string& bytes, size_t from, size_t to, bool model) {
+    Request first;
+    v1::UploadMetadata* metadata = first.mutable_metadata();
+    metadata->set_display_name(name);
+    if (model) {
+      for (int64_t dim : Shape()) metadata->add_input_shape(dim);
+    }
+    metadata->set_size_bytes(static_cast<int64_t>(bytes.size()));
+    metadata->set_sha256(Sha256Hex(bytes));
+    if (!writer->Write(first)) return false;
+    for (size_t at = from; at < to; at += 1 << 20) {
+      Request request;
+      request.mutable_chunk()->set_offset(static_cast<int64_t>(at));
+      request.mutable_chunk()->set_data(bytes.substr(at, std::min<size_t>(1 << 20, to - at)));
+      if (!writer->Write(request)) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<OpenModelUpload> StartModelUpload(const std::string& name,
+                                                    const std::string& bytes, size_t from,
+                                                    size_t to) {
+    auto open = std::make_unique<OpenModelUpload>();
+    Authorize(&open->context);
+    open->writer = stub_->UploadModel(&open->context, &open->response);
+    SendUpload(open->writer.get(), name, bytes, from, to, /*model=*/true);
+    return open;
+  }
+
+  std::unique_ptr<OpenDatasetUpload> StartDatasetUpload(const std::string& name,
+                                                        const std::string& bytes, size_t from,
+                                                        size_t to) {
+    auto open = std::make_unique<OpenDatasetUpload>();
+    Authorize(&open->context);
+    open->writer = stub_->UploadDataset(&open->context, &open->response);
+    SendUpload(open->writer.get(), name, bytes, from, to, /*model=*/false);
+    return open;
+  }
+
+  template <typename Open>
+  static grpc::Status FinishUpload(Open* open) {
+    open->writer->WritesDone();
+    return open->writer->Finish();
+  }
+
+  grpc::Status UploadStatusOf(v1::UploadKind kind, const std::string& bytes,
+                              v1::UploadStatus* status) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::GetUploadStatusRequest request;
+    request.set_kind(kind);
+    request.set_sha256(Sha256Hex(bytes));
+    request.set_size_bytes(static_cast<int64_t>(bytes.size()));
+    return stub_->GetUploadStatus(&context, request, status);
+  }
+
+  // Polls GetUploadStatus until `committed` bytes are staged (chunks reach
+  // the server asynchronously) or 20 s pass; returns the last value seen.
+  int64_t WaitForCommitted(v1::UploadKind kind, const std::string& bytes, int64_t committed) {
+    int64_t seen = -1;
+    for (int i = 0; i < 200 && seen != committed; ++i) {
+      v1::UploadStatus status;
+      if (UploadStatusOf(kind, bytes, &status).ok()) seen = status.committed_bytes();
+      if (seen != committed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return seen;
   }
 
   std::string token_;
@@ -609,8 +689,8 @@ TEST_F(ServerTest, ListCandidatesPaginatesAndFiltersThePareto) {
   v1::ListCandidatesResponse error;
   ExpectError(ListCandidates(job.name(), 2, first.next_page_token(), true, &error),
               grpc::StatusCode::INVALID_ARGUMENT, "INVALID_PAGE_TOKEN");
-  ExpectError(ListCandidates(job.name(), -1, "", false, &error),
-              grpc::StatusCode::INVALID_ARGUMENT, "PAGE_SIZE_INVALID");
+  ExpectError(ListCandidates(job.name(), -1, "", false, &error), grpc::StatusCode::INVALID_ARGUMENT,
+              "PAGE_SIZE_INVALID");
   ExpectError(ListCandidates("tenants/default/jobs/00000000-0000-0000-0000-000000000000", 0, "",
                              false, &error),
               grpc::StatusCode::NOT_FOUND, "JOB_NOT_FOUND");
@@ -847,6 +927,116 @@ TEST(ServerWithoutDatabase, UnreachableDatabaseIsUnavailableNotAHang) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_TRUE(HasReason(status.error_message())) << status.error_message();
   EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+}
+
+}  // namespace
+}  // namespace prune::server
+
+namespace prune::server {
+namespace {
+
+constexpr size_t kMiB = 1 << 20;
+
+TEST_F(DatabaseAuthTest, BrokenModelUploadResumesAtTheCommittedSizeForItsTenantOnly) {
+  const std::string archive = testing::FakeTorchScriptArchive(3 * kMiB + 12345);
+  ASSERT_GT(archive.size(), 3 * kMiB);
+  {
+    // 2.5 MiB sent, then the client goes away without WritesDone.
+    std::unique_ptr<OpenModelUpload> open =
+        StartModelUpload("resumed", archive, 0, 2 * kMiB + kMiB / 2);
+    ASSERT_EQ(WaitForCommitted(v1::UPLOAD_KIND_MODEL, archive, 2 * kMiB), int64_t{2 * kMiB});
+    open->context.TryCancel();
+    EXPECT_FALSE(open->writer->Finish().ok());
+  }
+  // Only whole 1 MiB chunks count: the half chunk is gone.
+  v1::UploadStatus status;
+  ASSERT_TRUE(UploadStatusOf(v1::UPLOAD_KIND_MODEL, archive, &status).ok());
+  EXPECT_EQ(status.committed_bytes(), int64_t{2 * kMiB});
+  EXPECT_EQ(status.size_bytes(), static_cast<int64_t>(archive.size()));
+  EXPECT_EQ(status.display_name(), "resumed");
+  EXPECT_GT(status.expire_time().seconds(), absl::ToUnixSeconds(absl::Now() + absl::Hours(23)));
+  // Another kind of the same content is another upload.
+  ExpectError(UploadStatusOf(v1::UPLOAD_KIND_DATASET, archive, &status),
+              grpc::StatusCode::NOT_FOUND, "UPLOAD_NOT_FOUND");
+
+  // Tenant B neither sees nor continues A's staged bytes.
+  token_ = token_b_;
+  ExpectError(UploadStatusOf(v1::UPLOAD_KIND_MODEL, archive, &status), grpc::StatusCode::NOT_FOUND,
+              "UPLOAD_NOT_FOUND");
+  {
+    std::unique_ptr<OpenModelUpload> open =
+        StartModelUpload("resumed", archive, 2 * kMiB, archive.size());
+    const grpc::Status theirs = FinishUpload(open.get());
+    ExpectError(theirs, grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_OFFSET_MISMATCH");
+    EXPECT_THAT(theirs.error_message(), HasSubstr("holds 0 committed bytes"));
+  }
+
+  token_ = token_a_;
+  {
+    // A resume at the wrong offset is refused and leaves the staged bytes.
+    std::unique_ptr<OpenModelUpload> open =
+        StartModelUpload("resumed", archive, kMiB, archive.size());
+    const grpc::Status wrong = FinishUpload(open.get());
+    ExpectError(wrong, grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_OFFSET_MISMATCH");
+    EXPECT_THAT(wrong.error_message(), HasSubstr(absl::StrCat("holds ", 2 * kMiB, " committed")));
+  }
+  ASSERT_TRUE(UploadStatusOf(v1::UPLOAD_KIND_MODEL, archive, &status).ok());
+  EXPECT_EQ(status.committed_bytes(), int64_t{2 * kMiB});
+
+  std::unique_ptr<OpenModelUpload> open =
+      StartModelUpload("resumed", archive, 2 * kMiB, archive.size());
+  const grpc::Status resumed = FinishUpload(open.get());
+  ASSERT_TRUE(resumed.ok()) << resumed.error_message();
+  EXPECT_EQ(open->response.sha256(), Sha256Hex(archive));
+  EXPECT_EQ(open->response.size_bytes(), static_cast<int64_t>(archive.size()));
+  std::string stored;
+  ASSERT_TRUE(backend->blobs
+                  ->Read(open->response.sha256(),
+                         [&](std::string_view chunk) {
+                           stored.append(chunk);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(Sha256Hex(stored), Sha256Hex(archive));
+  // Committed: nothing is staged any more.
+  ExpectError(UploadStatusOf(v1::UPLOAD_KIND_MODEL, archive, &status), grpc::StatusCode::NOT_FOUND,
+              "UPLOAD_NOT_FOUND");
+}
+
+TEST_F(ServerTest, DatasetUploadSurvivesAServerRestart) {
+  std::string data(3 * kMiB + 7, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7919) % 253);
+  std::unique_ptr<OpenDatasetUpload> open = StartDatasetUpload("restart", data, 0, 2 * kMiB);
+  ASSERT_EQ(WaitForCommitted(v1::UPLOAD_KIND_DATASET, data, 2 * kMiB), int64_t{2 * kMiB});
+  // The server goes away mid-stream: its handler is cancelled.
+  server_->Shutdown(absl::Milliseconds(100));
+  EXPECT_FALSE(FinishUpload(open.get()).ok());
+  open.reset();
+  server_.reset();
+  StartServer("");
+
+  v1::UploadStatus status;
+  ASSERT_TRUE(UploadStatusOf(v1::UPLOAD_KIND_DATASET, data, &status).ok());
+  ASSERT_EQ(status.committed_bytes(), int64_t{2 * kMiB});
+  open = StartDatasetUpload("restart", data, status.committed_bytes(), data.size());
+  const grpc::Status resumed = FinishUpload(open.get());
+  ASSERT_TRUE(resumed.ok()) << resumed.error_message();
+  EXPECT_EQ(open->response.sha256(), Sha256Hex(data));
+}
+
+TEST_F(ServerTest, UploadStatusValidatesItsRequest) {
+  v1::UploadStatus status;
+  grpc::ClientContext context;
+  v1::GetUploadStatusRequest request;
+  request.set_sha256(std::string(64, 'a'));
+  request.set_size_bytes(10);
+  ExpectError(stub_->GetUploadStatus(&context, request, &status),
+              grpc::StatusCode::INVALID_ARGUMENT, "UPLOAD_KIND_INVALID");
+  grpc::ClientContext context2;
+  request.set_kind(v1::UPLOAD_KIND_DATASET);
+  request.set_sha256("nope");
+  ExpectError(stub_->GetUploadStatus(&context2, request, &status),
+              grpc::StatusCode::INVALID_ARGUMENT, "SHA256_INVALID");
 }
 
 }  // namespace

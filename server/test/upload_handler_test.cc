@@ -13,16 +13,38 @@ namespace {
 
 using ::testing::StartsWith;
 
+// What an earlier, broken stream left staged, and what the session did to it.
+struct Staged {
+  std::string bytes;
+  bool resumed = false;
+  bool discarded = false;
+  bool suspended = false;
+};
+
 // Keeps the bytes; Commit() fails with SHA256_MISMATCH when told to.
 class FakeBlobWriter : public db::BlobWriter {
  public:
-  FakeBlobWriter(std::string* sink, bool* committed, bool sha_matches)
-      : sink_(sink), committed_(committed), sha_matches_(sha_matches) {}
+  FakeBlobWriter(std::string* sink, bool* committed, bool sha_matches, Staged* staged)
+      : sink_(sink), committed_(committed), sha_matches_(sha_matches), staged_(staged) {}
   absl::Status Append(std::string_view data) override {
     sink_->append(data.data(), data.size());
     return absl::OkStatus();
   }
   int64_t bytes_written() const override { return static_cast<int64_t>(sink_->size()); }
+  int64_t staged_bytes() const override { return static_cast<int64_t>(staged_->bytes.size()); }
+  absl::Status ResumeStaged(const std::function<void(std::string_view)>& observe) override {
+    staged_->resumed = true;
+    *sink_ = staged_->bytes;
+    for (size_t at = 0; at < sink_->size(); at += 1000) {
+      observe(std::string_view(*sink_).substr(at, 1000));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status DiscardStaged() override {
+    staged_->discarded = true;
+    return absl::OkStatus();
+  }
+  void Suspend() override { staged_->suspended = true; }
   absl::Status Commit() override {
     if (!sha_matches_) return absl::InvalidArgumentError("SHA256_MISMATCH: differs");
     *committed_ = true;
@@ -33,6 +55,7 @@ class FakeBlobWriter : public db::BlobWriter {
   std::string* sink_;
   bool* committed_;
   bool sha_matches_;
+  Staged* staged_;
 };
 
 constexpr char kSha[] = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
@@ -40,10 +63,10 @@ constexpr char kSha[] = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0
 class UploadSessionTest : public ::testing::Test {
  protected:
   UploadSession MakeSession(UploadKind kind, int64_t max_bytes = 1 << 30) {
-    return UploadSession(kind, max_bytes, [this](int64_t, const std::string& sha) {
-      begun_sha_ = sha;
+    return UploadSession(kind, max_bytes, [this](const v1::UploadMetadata& metadata) {
+      begun_sha_ = metadata.sha256();
       return absl::StatusOr<std::unique_ptr<db::BlobWriter>>(
-          std::make_unique<FakeBlobWriter>(&stored_, &committed_, sha_matches_));
+          std::make_unique<FakeBlobWriter>(&stored_, &committed_, sha_matches_, &staged_));
     });
   }
 
@@ -69,6 +92,7 @@ class UploadSessionTest : public ::testing::Test {
   }
 
   std::string stored_;
+  Staged staged_;
   std::string begun_sha_;
   bool committed_ = false;
   bool sha_matches_ = true;
@@ -128,7 +152,7 @@ TEST_F(UploadSessionTest, CheckMetadataRunsBeforeTheBlobBegins) {
   bool begun = false;
   UploadSession session(
       UploadKind::kDataset, 100,
-      [&](int64_t, const std::string&) -> absl::StatusOr<std::unique_ptr<db::BlobWriter>> {
+      [&](const v1::UploadMetadata&) -> absl::StatusOr<std::unique_ptr<db::BlobWriter>> {
         begun = true;
         return absl::InternalError("unused");
       },
@@ -146,7 +170,8 @@ TEST_F(UploadSessionTest, ChunkRules) {
   v1::UploadChunk chunk;
   chunk.set_offset(5);
   chunk.set_data("abc");
-  ExpectReason(session.OnChunk(chunk), "CHUNK_OFFSET_MISMATCH");
+  // Nothing is staged: the first chunk must start at 0.
+  ExpectReason(session.OnChunk(chunk), "UPLOAD_OFFSET_MISMATCH");
   chunk.set_offset(0);
   chunk.set_data(std::string(kMaxChunkBytes + 1, 'x'));
   ExpectReason(session.OnChunk(chunk), "CHUNK_TOO_LARGE");
@@ -155,6 +180,9 @@ TEST_F(UploadSessionTest, ChunkRules) {
   chunk.set_offset(kMaxChunkBytes);
   chunk.set_data(std::string(11, 'x'));
   ExpectReason(session.OnChunk(chunk), "SIZE_MISMATCH");
+  chunk.set_offset(3);
+  chunk.set_data("abc");
+  ExpectReason(session.OnChunk(chunk), "CHUNK_OFFSET_MISMATCH");
 }
 
 TEST_F(UploadSessionTest, TruncatedStreamIsSizeMismatch) {
@@ -212,6 +240,90 @@ TEST_F(UploadSessionTest, ReceiveUploadRequiresMetadataFirstAndOnlyOnce) {
   ExpectReason(run({chunk}), "UPLOAD_METADATA_MISSING");
   ExpectReason(run({metadata, metadata}), "UPLOAD_METADATA_REPEATED");
   EXPECT_TRUE(run({metadata, chunk}).ok());
+}
+
+}  // namespace
+}  // namespace prune::server
+
+namespace prune::server {
+namespace {
+
+// The chunks of `bytes` from `from` on, as an upload stream would send them.
+absl::Status SendFrom(UploadSession* session, const std::string& bytes, size_t from) {
+  for (size_t at = from; at < bytes.size(); at += kMaxChunkBytes) {
+    v1::UploadChunk c;
+    c.set_offset(static_cast<int64_t>(at));
+    c.set_data(bytes.substr(at, kMaxChunkBytes));
+    if (absl::Status s = session->OnChunk(c); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+TEST_F(UploadSessionTest, ResumeAtTheStagedEndChecksTheArchiveFromByteZero) {
+  const std::string archive = testing::FakeTorchScriptArchive(3 << 20);
+  staged_.bytes = archive.substr(0, 2 << 20);
+  UploadSession session = MakeSession(UploadKind::kModel);
+  ASSERT_TRUE(session.OnMetadata(Metadata(archive.size())).ok());
+  // Bytes at 2 MiB are no zip header: only a sniffer fed from byte 0 passes.
+  ASSERT_TRUE(SendFrom(&session, archive, 2 << 20).ok());
+  ASSERT_TRUE(session.Finish().ok());
+  EXPECT_TRUE(staged_.resumed);
+  EXPECT_TRUE(committed_);
+  EXPECT_EQ(stored_, archive);
+}
+
+TEST_F(UploadSessionTest, WrongResumeOffsetNamesTheCommittedSizeAndKeepsTheStagedBytes) {
+  staged_.bytes = std::string(2 << 20, 's');
+  {
+    UploadSession session = MakeSession(UploadKind::kDataset);
+    ASSERT_TRUE(session.OnMetadata(Metadata(3 << 20, UploadKind::kDataset)).ok());
+    v1::UploadChunk chunk;
+    chunk.set_offset(1 << 20);
+    chunk.set_data("x");
+    const absl::Status status = session.OnChunk(chunk);
+    ExpectReason(status, "UPLOAD_OFFSET_MISMATCH");
+    EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("2097152"));
+  }
+  EXPECT_TRUE(staged_.suspended);
+  EXPECT_FALSE(staged_.discarded);
+}
+
+TEST_F(UploadSessionTest, OffsetZeroStartsOverTheStagedUpload) {
+  staged_.bytes = std::string(1 << 20, 's');
+  UploadSession session = MakeSession(UploadKind::kDataset);
+  const std::string data(1500000, 'd');
+  ASSERT_TRUE(session.OnMetadata(Metadata(data.size(), UploadKind::kDataset)).ok());
+  ASSERT_TRUE(SendFrom(&session, data, 0).ok());
+  ASSERT_TRUE(session.Finish().ok());
+  EXPECT_TRUE(staged_.discarded);
+  EXPECT_FALSE(staged_.resumed);
+  EXPECT_EQ(stored_, data);
+}
+
+TEST_F(UploadSessionTest, BrokenStreamKeepsStagedChunksButBadContentDoesNot) {
+  auto receive = [&](bool cancelled, bool sha_matches) {
+    sha_matches_ = sha_matches;
+    staged_ = Staged();
+    stored_.clear();
+    std::deque<v1::UploadDatasetRequest> requests(2);
+    *requests[0].mutable_metadata() = Metadata(3, UploadKind::kDataset);
+    requests[1].mutable_chunk()->set_data(cancelled ? "ab" : "abc");
+    UploadSession session = MakeSession(UploadKind::kDataset);
+    return ReceiveUpload<v1::UploadDatasetRequest>(
+        [&](v1::UploadDatasetRequest* r) {
+          if (requests.empty()) return false;
+          *r = requests.front();
+          requests.pop_front();
+          return true;
+        },
+        &session, [cancelled] { return cancelled; });
+  };
+  const absl::Status broken = receive(/*cancelled=*/true, true);
+  EXPECT_EQ(broken.code(), absl::StatusCode::kAborted) << broken;
+  EXPECT_THAT(std::string(broken.message()), StartsWith("UPLOAD_INTERRUPTED: "));
+  EXPECT_TRUE(staged_.suspended);
+  ExpectReason(receive(/*cancelled=*/false, /*sha_matches=*/false), "SHA256_MISMATCH");
+  EXPECT_FALSE(staged_.suspended);
 }
 
 }  // namespace
