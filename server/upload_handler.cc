@@ -119,7 +119,7 @@ absl::Status UploadSession::Start(int64_t offset) {
   const int64_t staged = writer_->staged_bytes();
   if (offset == 0) {
     // Clients that know nothing of resuming always start at 0: they win.
-    if (absl::Status s = writer_->DiscardStaged(); !s.ok()) return s;
+    if (absl::Status s = writer_->StartOver(); !s.ok()) return s;
   } else if (offset == staged) {
     // The sha256 and the archive check cover the whole file, so the staged
     // bytes are read back through both, one chunk at a time.

@@ -44,30 +44,56 @@ bool IsSha256Hex(const std::string& text) {
 }
 
 // Stages chunks under an upload id; nothing is visible as a blob until
-// Commit inserts the `blobs` row. With an empty upload id the blob already
-// exists: the bytes are only hashed and checked, never stored twice.
+// Commit inserts the `blobs` row. A verify-only writer (the blob already
+// exists) only hashes and checks the bytes, never stores them twice.
+//
+// A scoped (resumable) writer picks its upload when the stream's first chunk
+// arrives: it continues the scope's staged upload (ResumeStaged) or stages a
+// new one of its own (StartOver). So concurrent streams of the same content
+// never share a staged upload unless they both resume the same one, which
+// the chunk key (upload_id, seq) turns into UPLOAD_CONFLICT for the later.
 class PostgresBlobWriter : public BlobWriter {
  public:
+  struct Staged {
+    std::string upload_id;  // empty: nothing staged for the scope
+    int32_t chunks = 0;
+  };
+
+  // Verify-only (upload_id empty, no scope) or a plain upload.
   PostgresBlobWriter(ConnectionPool* pool, int64_t expected_size, std::string expected_sha256,
-                     std::string upload_id, int32_t staged_chunks = 0)
+                     std::string upload_id)
       : pool_(pool),
         expected_size_(expected_size),
         expected_sha256_(std::move(expected_sha256)),
         upload_id_(std::move(upload_id)),
-        staged_chunks_(staged_chunks) {}
+        verify_only_(upload_id_.empty()) {}
+
+  // A resumable upload of `scope`; `staged` is the scope's best candidate.
+  PostgresBlobWriter(ConnectionPool* pool, int64_t expected_size, std::string expected_sha256,
+                     UploadScope scope, Staged staged)
+      : pool_(pool),
+        expected_size_(expected_size),
+        expected_sha256_(std::move(expected_sha256)),
+        verify_only_(false),
+        scope_(std::move(scope)),
+        staged_(std::move(staged)) {}
 
   ~PostgresBlobWriter() override {
     if (!finished_) (void)Discard();
   }
 
   int64_t staged_bytes() const override {
-    return int64_t{staged_chunks_} * BlobStore::kBlobChunkBytes;
+    return upload_id_.empty() ? int64_t{staged_.chunks} * BlobStore::kBlobChunkBytes : 0;
   }
 
   absl::Status ResumeStaged(const std::function<void(std::string_view)>& observe) override {
-    if (bytes_written_ != 0) return absl::FailedPreconditionError("upload already started");
+    if (!upload_id_.empty() || bytes_written_ != 0) {
+      return absl::FailedPreconditionError("upload already started");
+    }
+    if (staged_.upload_id.empty()) return StartOver();
+    upload_id_ = staged_.upload_id;
     // One chunk per query and no connection held in between, like Read().
-    for (int32_t seq = 0; seq < staged_chunks_; ++seq) {
+    for (int32_t seq = 0; seq < staged_.chunks; ++seq) {
       std::string chunk;
       {
         absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
@@ -77,8 +103,11 @@ class PostgresBlobWriter : public BlobWriter {
             {upload_id_, seq});
         if (!row.ok()) return row.status();
         if (row->rows() == 0) {
-          return absl::DataLossError(
-              absl::StrCat("staged upload ", upload_id_, " lacks chunk ", seq));
+          // Purged, or committed by a concurrent resume of the same upload.
+          upload_id_.clear();
+          return absl::AbortedError(
+              absl::StrCat("UPLOAD_CONFLICT: the staged upload changed while resuming (chunk ",
+                           seq, " is gone); ask GetUploadStatus again"));
         }
         chunk = row->Text(0, 0);
       }
@@ -90,18 +119,22 @@ class PostgresBlobWriter : public BlobWriter {
       if (observe) observe(chunk);
       bytes_written_ += static_cast<int64_t>(chunk.size());
     }
-    next_seq_ = staged_chunks_;
+    next_seq_ = staged_.chunks;
     return absl::OkStatus();
   }
 
-  absl::Status DiscardStaged() override {
-    if (staged_chunks_ == 0) return absl::OkStatus();
+  absl::Status StartOver() override {
+    if (verify_only_ || !upload_id_.empty()) return absl::OkStatus();
+    // The staged candidate, if any, stays for whoever resumes it (or the
+    // purge); this stream stages its own copy.
     absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
-    absl::StatusOr<Result> deleted =
-        (*conn)->Exec("DELETE FROM blob_chunks WHERE upload_id = $1::uuid", {upload_id_});
-    if (!deleted.ok()) return deleted.status();
-    staged_chunks_ = 0;
+    absl::StatusOr<Result> upload = (*conn)->Exec(
+        "INSERT INTO blob_uploads (expected_sha256, expected_size, tenant, kind, display_name)"
+        " VALUES ($1, $2::bigint, $3, $4, $5) RETURNING id",
+        {expected_sha256_, expected_size_, scope_->tenant, scope_->kind, scope_->display_name});
+    if (!upload.ok()) return upload.status();
+    upload_id_ = upload->Text(0, 0);
     return absl::OkStatus();
   }
 
@@ -112,6 +145,9 @@ class PostgresBlobWriter : public BlobWriter {
 
   absl::Status Append(std::string_view data) override {
     if (finished_) return absl::FailedPreconditionError("blob writer already finished");
+    if (scope_ && upload_id_.empty()) {
+      if (absl::Status s = StartOver(); !s.ok()) return s;
+    }
     if (bytes_written_ + static_cast<int64_t>(data.size()) > expected_size_) {
       (void)Discard();
       return absl::InvalidArgumentError(
@@ -146,9 +182,12 @@ class PostgresBlobWriter : public BlobWriter {
       return absl::InvalidArgumentError(
           absl::StrCat("SHA256_MISMATCH: received ", actual, ", expected ", expected_sha256_));
     }
-    if (upload_id_.empty()) {
+    if (verify_only_) {
       finished_ = true;
       return absl::OkStatus();
+    }
+    if (upload_id_.empty()) {
+      if (absl::Status s = StartOver(); !s.ok()) return s;
     }
     absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
@@ -177,7 +216,7 @@ class PostgresBlobWriter : public BlobWriter {
 
  private:
   absl::Status Flush(Connection* in_transaction = nullptr) {
-    if (upload_id_.empty()) buffer_.clear();
+    if (verify_only_) buffer_.clear();
     if (buffer_.empty()) return absl::OkStatus();
     std::optional<ConnectionPool::Lease> lease;
     Connection* conn = in_transaction;
@@ -193,8 +232,8 @@ class PostgresBlobWriter : public BlobWriter {
         " INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1::uuid, $2::integer, $3)",
         {upload_id_, next_seq_, Param::Binary(buffer_)});
     if (absl::IsAlreadyExists(inserted.status())) {
-      // Another stream of the same tenant and content is staging this upload
-      // too. Its chunks are not ours to discard.
+      // Another stream resumed the same staged upload and got here first.
+      // Its chunks are not ours to discard.
       Suspend();
       return absl::AbortedError(
           "UPLOAD_CONFLICT: another stream is uploading the same content; retry later");
@@ -208,7 +247,7 @@ class PostgresBlobWriter : public BlobWriter {
   absl::Status Discard() {
     finished_ = true;
     buffer_.clear();
-    if (upload_id_.empty()) return absl::OkStatus();
+    if (verify_only_ || upload_id_.empty()) return absl::OkStatus();
     absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();  // PurgeStaleUploads cleans up later
     return (*conn)->Exec("DELETE FROM blob_uploads WHERE id = $1::uuid", {upload_id_}).status();
@@ -217,8 +256,10 @@ class PostgresBlobWriter : public BlobWriter {
   ConnectionPool* pool_;
   const int64_t expected_size_;
   const std::string expected_sha256_;
-  const std::string upload_id_;
-  int32_t staged_chunks_;  // left by an earlier stream, not yet resumed or discarded
+  std::string upload_id_;  // empty for a scoped writer until it picks one
+  const bool verify_only_;
+  std::optional<UploadScope> scope_;
+  Staged staged_;  // the scope's candidate for ResumeStaged
   Sha256 sha_;
   std::string buffer_;  // < kBlobChunkBytes pending bytes
   int64_t bytes_written_ = 0;
@@ -254,19 +295,19 @@ absl::StatusOr<std::unique_ptr<BlobWriter>> BlobStore::Begin(
     return std::unique_ptr<BlobWriter>(new PostgresBlobWriter(
         pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0)));
   }
-  // Continue the scope's staged upload of this content, or stage a new one.
-  absl::StatusOr<Result> upload = (*conn)->Exec(
-      "INSERT INTO blob_uploads (expected_sha256, expected_size, tenant, kind, display_name)"
-      " VALUES ($1, $2::bigint, $3, $4, $5)"
-      " ON CONFLICT (tenant, kind, expected_sha256, expected_size) WHERE tenant IS NOT NULL"
-      " DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()"
-      " RETURNING id,"
-      "  (SELECT count(*) FROM blob_chunks c WHERE c.upload_id = blob_uploads.id)",
-      {expected_sha256, expected_size, scope->tenant, scope->kind, scope->display_name});
-  if (!upload.ok()) return upload.status();
-  return std::unique_ptr<BlobWriter>(
-      new PostgresBlobWriter(pool_, expected_size, std::move(expected_sha256), upload->Text(0, 0),
-                             static_cast<int32_t>(upload->Int64(0, 1))));
+  // Which upload this stream writes is decided by its first chunk's offset
+  // (see PostgresBlobWriter); here only the candidate to resume is found.
+  absl::StatusOr<StagedUpload> staged = FindStaged(conn->get(), scope->tenant, scope->kind,
+                                                   expected_sha256, expected_size);
+  PostgresBlobWriter::Staged candidate;
+  if (staged.ok()) {
+    candidate.upload_id = staged->upload_id;
+    candidate.chunks = static_cast<int32_t>(staged->committed_bytes / kBlobChunkBytes);
+  } else if (!absl::IsNotFound(staged.status())) {
+    return staged.status();
+  }
+  return std::unique_ptr<BlobWriter>(new PostgresBlobWriter(
+      pool_, expected_size, std::move(expected_sha256), *scope, std::move(candidate)));
 }
 
 absl::StatusOr<StagedUpload> BlobStore::FindStagedUpload(const std::string& tenant,
@@ -275,11 +316,21 @@ absl::StatusOr<StagedUpload> BlobStore::FindStagedUpload(const std::string& tena
                                                          int64_t size_bytes) {
   absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
-  absl::StatusOr<Result> found = (*conn)->Exec(
-      "SELECT u.display_name, (extract(epoch from u.updated_at) * 1000000)::bigint,"
-      "  (SELECT count(*) FROM blob_chunks c WHERE c.upload_id = u.id)"
-      " FROM blob_uploads u WHERE u.tenant = $1 AND u.kind = $2 AND u.expected_sha256 = $3"
-      " AND u.expected_size = $4::bigint",
+  return FindStaged(conn->get(), tenant, kind, sha256, size_bytes);
+}
+
+absl::StatusOr<StagedUpload> BlobStore::FindStaged(Connection* conn, const std::string& tenant,
+                                                   const std::string& kind,
+                                                   const std::string& sha256, int64_t size_bytes) {
+  // Several may exist (concurrent or restarted streams of the same file);
+  // all hold the same bytes, so the one furthest along is the one to resume.
+  absl::StatusOr<Result> found = conn->Exec(
+      "SELECT u.display_name, (extract(epoch from u.updated_at) * 1000000)::bigint, n, u.id"
+      " FROM blob_uploads u,"
+      "  LATERAL (SELECT count(*) AS n FROM blob_chunks c WHERE c.upload_id = u.id) chunks"
+      " WHERE u.tenant = $1 AND u.kind = $2 AND u.expected_sha256 = $3"
+      " AND u.expected_size = $4::bigint"
+      " ORDER BY n DESC, u.updated_at DESC LIMIT 1",
       {tenant, kind, sha256, size_bytes});
   if (!found.ok()) return found.status();
   if (found->rows() == 0) {
@@ -291,6 +342,7 @@ absl::StatusOr<StagedUpload> BlobStore::FindStagedUpload(const std::string& tena
   staged.updated_at = found->TimeFromMicros(0, 1);
   staged.committed_bytes = found->Int64(0, 2) * kBlobChunkBytes;
   staged.size_bytes = size_bytes;
+  staged.upload_id = found->Text(0, 3);
   return staged;
 }
 

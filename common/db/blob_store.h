@@ -15,6 +15,7 @@
 
 namespace prune::db {
 
+class Connection;
 class ConnectionPool;
 
 // Streams one blob into the store. Append() in order, then Commit(). Data is
@@ -30,7 +31,8 @@ class BlobWriter {
   virtual int64_t bytes_written() const = 0;
   // Bytes an earlier, broken stream left staged for this upload (a multiple
   // of kBlobChunkBytes: only whole flushed chunks count). Before the first
-  // Append the writer must either ResumeStaged() or DiscardStaged() them.
+  // Append the writer may ResumeStaged() them or StartOver(); Append alone
+  // starts over.
   virtual int64_t staged_bytes() const { return 0; }
   // Continues after the staged bytes: reads them back one chunk at a time
   // (never the whole file in memory) into the sha256, passing each chunk to
@@ -39,8 +41,9 @@ class BlobWriter {
     (void)observe;
     return absl::OkStatus();
   }
-  // Starts over at byte 0: drops the staged chunks.
-  virtual absl::Status DiscardStaged() { return absl::OkStatus(); }
+  // Starts at byte 0 with an upload of its own. Staged bytes of earlier
+  // streams stay for whoever resumes them, until PurgeStaleUploads.
+  virtual absl::Status StartOver() { return absl::OkStatus(); }
   // Stops without committing and keeps the whole chunks staged so that a
   // later stream can resume; the partial chunk in memory is dropped. Staged
   // uploads nobody resumes are purged by PurgeStaleUploads.
@@ -51,7 +54,7 @@ class BlobWriter {
 };
 
 // Makes an upload resumable: who staged it and for what. A later Begin with
-// the same tenant, kind, size and sha256 continues it (0004_resumable_uploads).
+// the same tenant, kind, size and sha256 may continue it (0004_resumable_uploads).
 struct UploadScope {
   std::string tenant;
   std::string kind;  // "model" or "dataset"
@@ -64,6 +67,7 @@ struct StagedUpload {
   int64_t size_bytes = 0;
   std::string display_name;
   absl::Time updated_at;  // the last staged chunk; the TTL runs from here
+  std::string upload_id;
 };
 
 class BlobStore {
@@ -74,14 +78,15 @@ class BlobStore {
 
   // expected_sha256: lower-case hex. A blob that already exists is verified
   // against the incoming bytes and then shared (content addressing).
-  // With a scope the upload is resumable: a staged upload of the same scope
-  // and content is continued (see BlobWriter::staged_bytes), else a new one
-  // is staged under that scope.
+  // With a scope the upload is resumable: the writer may continue the
+  // scope's staged upload of this content (BlobWriter::staged_bytes,
+  // ResumeStaged) or stage its own (StartOver).
   absl::StatusOr<std::unique_ptr<BlobWriter>> Begin(
       int64_t expected_size, std::string expected_sha256,
       const std::optional<UploadScope>& scope = std::nullopt);
-  // The tenant's staged, uncommitted upload of this kind and content, or
-  // NOT_FOUND "UPLOAD_NOT_FOUND: ...". Other tenants' uploads are never found.
+  // The tenant's staged, uncommitted upload of this kind and content that
+  // holds the most bytes, or NOT_FOUND "UPLOAD_NOT_FOUND: ...". Other
+  // tenants' uploads are never found.
   absl::StatusOr<StagedUpload> FindStagedUpload(const std::string& tenant, const std::string& kind,
                                                 const std::string& sha256, int64_t size_bytes);
   // Stores a whole local file (worker results). Returns its sha256.
@@ -99,6 +104,10 @@ class BlobStore {
   absl::StatusOr<int> PurgeStaleUploads(absl::Time idle_since);
 
  private:
+  static absl::StatusOr<StagedUpload> FindStaged(Connection* conn, const std::string& tenant,
+                                                 const std::string& kind,
+                                                 const std::string& sha256, int64_t size_bytes);
+
   ConnectionPool* pool_;
 };
 

@@ -214,7 +214,7 @@ TEST_F(BlobStoreTest, SuspendedScopedUploadResumesFromItsWholeChunks) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(BlobStoreTest, DiscardStagedStartsOverAndBadContentDropsTheStagedUpload) {
+TEST_F(BlobStoreTest, StartOverStagesItsOwnCopyAndBadContentDropsOnlyThat) {
   const std::string content = RandomBytes(2 * BlobStore::kBlobChunkBytes + 5, 10);
   const std::string sha = Sha256Hex(content);
   const int64_t size = static_cast<int64_t>(content.size());
@@ -227,16 +227,36 @@ TEST_F(BlobStoreTest, DiscardStagedStartsOverAndBadContentDropsTheStagedUpload) 
   {
     ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(size, sha, scope));
     ASSERT_EQ(writer->staged_bytes(), BlobStore::kBlobChunkBytes);
-    ASSERT_OK(writer->DiscardStaged());
-    EXPECT_EQ(Count("blob_chunks"), 0);
+    ASSERT_OK(writer->StartOver());
     std::string wrong = content;
     wrong[7] ^= 1;
     ASSERT_OK(writer->Append(wrong));
+    EXPECT_EQ(Count("blob_chunks"), 3);  // the staged chunk and 2 of ours
     EXPECT_EQ(writer->Commit().code(), absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(blobs_->FindStagedUpload("default", "dataset", sha, size).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(Count("blob_uploads"), 0);
+  // The earlier staged upload is untouched and still resumable.
+  ASSERT_OK_AND_ASSIGN(staged, blobs_->FindStagedUpload("default", "dataset", sha, size));
+  EXPECT_EQ(staged.committed_bytes, BlobStore::kBlobChunkBytes);
+  EXPECT_EQ(Count("blob_uploads"), 1);
+}
+
+// The load test's case: many streams of one file at once, each from byte 0.
+TEST_F(BlobStoreTest, ConcurrentStreamsOfOneFileDoNotShareAStagedUpload) {
+  const std::string content = RandomBytes(2 * BlobStore::kBlobChunkBytes + 9, 12);
+  const std::string sha = Sha256Hex(content);
+  const int64_t size = static_cast<int64_t>(content.size());
+  const UploadScope scope{"default", "model", "m"};
+  ASSERT_OK_AND_ASSIGN(first, blobs_->Begin(size, sha, scope));
+  ASSERT_OK_AND_ASSIGN(second, blobs_->Begin(size, sha, scope));
+  ASSERT_OK(first->Append(std::string_view(content).substr(0, BlobStore::kBlobChunkBytes)));
+  ASSERT_OK(second->Append(std::string_view(content).substr(0, BlobStore::kBlobChunkBytes)));
+  ASSERT_OK(first->Append(std::string_view(content).substr(BlobStore::kBlobChunkBytes)));
+  ASSERT_OK(second->Append(std::string_view(content).substr(BlobStore::kBlobChunkBytes)));
+  ASSERT_OK(first->Commit());
+  ASSERT_OK(second->Commit());  // same content: shares the published blob
+  ASSERT_OK_AND_ASSIGN(stored, blobs_->Size(sha));
+  EXPECT_EQ(stored, size);
+  EXPECT_EQ(Count("blob_uploads"), 1);  // the loser's copy is gone
 }
 
 TEST_F(BlobStoreTest, PurgeStaleUploadsCountsFromTheLastStagedChunk) {

@@ -17,7 +17,7 @@ using ::testing::StartsWith;
 struct Staged {
   std::string bytes;
   bool resumed = false;
-  bool discarded = false;
+  bool started_over = false;
   bool suspended = false;
 };
 
@@ -40,8 +40,8 @@ class FakeBlobWriter : public db::BlobWriter {
     }
     return absl::OkStatus();
   }
-  absl::Status DiscardStaged() override {
-    staged_->discarded = true;
+  absl::Status StartOver() override {
+    staged_->started_over = true;
     return absl::OkStatus();
   }
   void Suspend() override { staged_->suspended = true; }
@@ -285,7 +285,7 @@ TEST_F(UploadSessionTest, WrongResumeOffsetNamesTheCommittedSizeAndKeepsTheStage
     EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("2097152"));
   }
   EXPECT_TRUE(staged_.suspended);
-  EXPECT_FALSE(staged_.discarded);
+  EXPECT_FALSE(staged_.started_over);
 }
 
 TEST_F(UploadSessionTest, OffsetZeroStartsOverTheStagedUpload) {
@@ -295,7 +295,7 @@ TEST_F(UploadSessionTest, OffsetZeroStartsOverTheStagedUpload) {
   ASSERT_TRUE(session.OnMetadata(Metadata(data.size(), UploadKind::kDataset)).ok());
   ASSERT_TRUE(SendFrom(&session, data, 0).ok());
   ASSERT_TRUE(session.Finish().ok());
-  EXPECT_TRUE(staged_.discarded);
+  EXPECT_TRUE(staged_.started_over);
   EXPECT_FALSE(staged_.resumed);
   EXPECT_EQ(stored_, data);
 }
