@@ -35,7 +35,11 @@ absl::StatusOr<prune::v1::Job::State> WatchJobUntilDone(
       }
     }
     const grpc::Status status = reader->Finish();
-    if (!status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    // UNAVAILABLE: the server drains or is gone. CANCELLED: we never cancel
+    // before the end, so the server did (a call that reached it while it was
+    // shutting down). Both mean: reconnect, here or to another replica.
+    if (!status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::CANCELLED) {
       return FromGrpc(status);
     }
     if (progressed) {
