@@ -56,6 +56,12 @@ absl::StatusOr<prune::v1::CreateJobRequest> BuildCreateRequest(const JobCreateAr
     return absl::InvalidArgumentError("--time-limit must not be negative");
   }
   job.set_time_limit_seconds(args.time_limit_seconds);
+  job.mutable_channels()->set_round_to(args.round_to);
+  job.mutable_channels()->set_min_channels(args.min_channels);
+  job.mutable_channels()->set_group_reduction(args.group_reduction);
+  job.mutable_channels()->set_normalization(args.normalization);
+  job.mutable_finetune()->set_distillation_alpha(args.distill_alpha);
+  job.mutable_finetune()->set_distillation_temperature(args.distill_temperature);
   request.set_request_id(args.request_id.empty() ? NewRequestId() : args.request_id);
   return request;
 }
@@ -331,6 +337,19 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
                      "Search budget in wall-clock seconds (0: no limit)");
   create->add_option("--time-limit", create_args->time_limit_seconds,
                      "Wall-clock limit of one attempt in seconds (0: server default, 24 h)");
+  create->add_option("--round-to", create_args->round_to,
+                     "Kept channel counts are multiples of this, e.g. 8 (default: any)");
+  create->add_option("--min-channels", create_args->min_channels,
+                     "Fewest channels a prunable group keeps (default 1)");
+  create->add_option("--group-reduction", create_args->group_reduction,
+                     "Combine a group's channel scores: mean (default), sum or max");
+  create->add_option("--normalization", create_args->normalization,
+                     "Per-group score normalisation for GLOBAL: mean (default), max, sum, none");
+  create->add_option("--distill-alpha", create_args->distill_alpha,
+                     "Weight of knowledge distillation from the original model while "
+                     "fine-tuning, in [0, 1] (default 0: off)");
+  create->add_option("--distill-temperature", create_args->distill_temperature,
+                     "Softmax temperature of the distillation term (default 4)");
   create->add_option("--request-id", create_args->request_id,
                      "Idempotency key (default: a random UUID per invocation)");
   create->add_flag("--wait", create_args->wait,

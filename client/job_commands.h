@@ -23,6 +23,12 @@ struct JobCreateArgs {
   int32_t max_evaluations = 0;
   double search_seconds = 0;
   int64_t time_limit_seconds = 0;  // 0: the server's default
+  int32_t round_to = 0;            // 0: the server's default (any width)
+  int32_t min_channels = 0;
+  std::string group_reduction;
+  std::string normalization;
+  double distill_alpha = 0;
+  double distill_temperature = 0;
   // Empty: a fresh random UUID for this invocation.
   std::string request_id;
   bool wait = false;

@@ -1,6 +1,7 @@
 #include "server/job_spec_validation.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <iterator>
 
 #include <cmath>
@@ -9,6 +10,64 @@
 #include "server/proto_conversion.h"
 
 namespace prune::server {
+namespace {
+
+bool OneOf(const std::string& value, std::initializer_list<const char*> allowed) {
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&value](const char* a) { return value == a; });
+}
+
+absl::Status ValidateChannelSettings(const v1::ChannelSettings& channels,
+                                     db::JobParameters* params) {
+  if (channels.round_to() < 0 || channels.round_to() > kMaxRoundTo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ROUND_TO_OUT_OF_RANGE: channels.round_to must be in [0, ", kMaxRoundTo,
+                     "] (0 or 1: any width), got ", channels.round_to()));
+  }
+  params->round_to = std::max(1, channels.round_to());
+  if (channels.min_channels() < 0 || channels.min_channels() > kMaxMinChannels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MIN_CHANNELS_OUT_OF_RANGE: channels.min_channels must be in [0, ",
+                     kMaxMinChannels, "] (0 = 1), got ", channels.min_channels()));
+  }
+  params->min_channels = std::max(1, channels.min_channels());
+  params->group_reduction =
+      channels.group_reduction().empty() ? "mean" : channels.group_reduction();
+  if (!OneOf(params->group_reduction, {"mean", "sum", "max"})) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GROUP_REDUCTION_INVALID: unknown channels.group_reduction '",
+                     params->group_reduction, "'; use mean, sum or max"));
+  }
+  params->normalization = channels.normalization().empty() ? "mean" : channels.normalization();
+  if (!OneOf(params->normalization, {"mean", "max", "sum", "none"})) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("NORMALIZATION_INVALID: unknown channels.normalization '",
+                     params->normalization, "'; use mean, max, sum or none"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDistillation(const v1::Job& job, db::JobParameters* params) {
+  const double alpha = job.finetune().distillation_alpha();
+  const double temperature = job.finetune().distillation_temperature();
+  if (!std::isfinite(alpha) || alpha < 0.0 || alpha > 1.0 || !std::isfinite(temperature) ||
+      temperature < 0.0 || temperature > 100.0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DISTILLATION_INVALID: finetune.distillation_alpha must be in [0, 1] and "
+        "finetune.distillation_temperature in [0, 100] (0 = 4), got ",
+        alpha, " and ", temperature));
+  }
+  if (alpha > 0.0 && (job.dataset().empty() || job.finetune().epochs() == 0)) {
+    return absl::InvalidArgumentError(
+        "DISTILLATION_NEEDS_FINETUNE: distillation happens while fine-tuning: give a dataset "
+        "and finetune.epochs > 0");
+  }
+  params->distillation_alpha = alpha;
+  params->distillation_temperature = temperature == 0.0 ? 4.0 : temperature;
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
   ValidatedJobSpec spec;
@@ -113,6 +172,8 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
                      lr));
   }
   params.finetune_lr = lr;
+  if (absl::Status s = ValidateDistillation(job, &params); !s.ok()) return s;
+  if (absl::Status s = ValidateChannelSettings(job.channels(), &params); !s.ok()) return s;
 
   if (job.priority() < 0 || job.priority() > kMaxPriority) {
     return absl::InvalidArgumentError(

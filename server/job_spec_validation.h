@@ -17,6 +17,8 @@ inline constexpr int32_t kMaxFinetuneEpochs = 100;
 inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr int64_t kDefaultJobTimeLimitSeconds = 24 * 3600;
 inline constexpr int64_t kMaxJobTimeLimitSeconds = 7 * 24 * 3600;
+inline constexpr int32_t kMaxRoundTo = 256;
+inline constexpr int32_t kMaxMinChannels = 4096;
 
 struct ValidatedJobSpec {
   std::string model_ref;    // resource name, id or display name
@@ -28,7 +30,9 @@ struct ValidatedJobSpec {
 // INVALID_ARGUMENT with reasons MODEL_REQUIRED, TARGET_OUT_OF_RANGE,
 // TARGET_KIND_INVALID, STRATEGY_NOT_SUPPORTED, FINETUNE_EPOCHS_OUT_OF_RANGE,
 // FINETUNE_LEARNING_RATE_INVALID, PRIORITY_OUT_OF_RANGE, IMPORTANCE_INVALID,
-// IMPORTANCE_NEEDS_DATASET, SEARCH_BUDGET_INVALID, TIME_LIMIT_OUT_OF_RANGE.
+// IMPORTANCE_NEEDS_DATASET, SEARCH_BUDGET_INVALID, TIME_LIMIT_OUT_OF_RANGE, ROUND_TO_OUT_OF_RANGE,
+// MIN_CHANNELS_OUT_OF_RANGE, GROUP_REDUCTION_INVALID, NORMALIZATION_INVALID,
+// DISTILLATION_INVALID, DISTILLATION_NEEDS_FINETUNE.
 absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job);
 
 // INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes.

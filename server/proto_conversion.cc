@@ -69,6 +69,13 @@ v1::Job ToProto(const db::JobRecord& record) {
   job.mutable_search()->set_max_evaluations(p.search_max_evaluations);
   job.mutable_search()->set_max_seconds(p.search_seconds);
   job.set_time_limit_seconds(p.time_limit_seconds);
+  job.mutable_finetune()->set_distillation_alpha(p.distillation_alpha);
+  job.mutable_finetune()->set_distillation_temperature(p.distillation_temperature);
+  v1::ChannelSettings* channels = job.mutable_channels();
+  channels->set_round_to(p.round_to);
+  channels->set_min_channels(p.min_channels);
+  channels->set_group_reduction(p.group_reduction);
+  channels->set_normalization(p.normalization);
   job.set_seed(p.seed);
   job.set_priority(p.priority);
   job.set_state(ToProto(record.state));

@@ -108,6 +108,12 @@ std::string EncodeJobSpec(const JobParameters& p) {
       {"importance", p.importance},     {"search_max_evaluations", p.search_max_evaluations},
       {"search_seconds", p.search_seconds},
       {"time_limit_seconds", p.time_limit_seconds},
+      {"round_to", p.round_to},
+      {"min_channels", p.min_channels},
+      {"group_reduction", p.group_reduction},
+      {"normalization", p.normalization},
+      {"distillation_alpha", p.distillation_alpha},
+      {"distillation_temperature", p.distillation_temperature},
   };
   return spec.dump();
 }
@@ -130,6 +136,12 @@ JobParameters DecodeJobSpec(const std::string& json) {
   p.search_max_evaluations = spec.value("search_max_evaluations", p.search_max_evaluations);
   p.search_seconds = spec.value("search_seconds", p.search_seconds);
   p.time_limit_seconds = spec.value("time_limit_seconds", p.time_limit_seconds);
+  p.round_to = spec.value("round_to", p.round_to);
+  p.min_channels = spec.value("min_channels", p.min_channels);
+  p.group_reduction = spec.value("group_reduction", p.group_reduction);
+  p.normalization = spec.value("normalization", p.normalization);
+  p.distillation_alpha = spec.value("distillation_alpha", p.distillation_alpha);
+  p.distillation_temperature = spec.value("distillation_temperature", p.distillation_temperature);
   return p;
 }
 
@@ -139,7 +151,11 @@ bool SameJobParameters(const JobParameters& a, const JobParameters& b) {
          a.finetune_epochs == b.finetune_epochs && a.finetune_lr == b.finetune_lr &&
          a.seed == b.seed && a.priority == b.priority && a.max_attempts == b.max_attempts &&
          a.importance == b.importance && a.search_max_evaluations == b.search_max_evaluations &&
-         a.search_seconds == b.search_seconds && a.time_limit_seconds == b.time_limit_seconds;
+         a.search_seconds == b.search_seconds && a.time_limit_seconds == b.time_limit_seconds &&
+         a.round_to == b.round_to && a.min_channels == b.min_channels &&
+         a.group_reduction == b.group_reduction && a.normalization == b.normalization &&
+         a.distillation_alpha == b.distillation_alpha &&
+         a.distillation_temperature == b.distillation_temperature;
 }
 
 bool LooksLikeUuid(const std::string& text) {

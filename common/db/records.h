@@ -53,6 +53,12 @@ struct JobParameters {
   int32_t search_max_evaluations = 0;  // 0: strategy default
   double search_seconds = 0.0;         // 0: no time limit
   int64_t time_limit_seconds = 0;      // per attempt; 0: the worker's default
+  int32_t round_to = 1;
+  int32_t min_channels = 1;
+  std::string group_reduction = "mean";
+  std::string normalization = "mean";
+  double distillation_alpha = 0.0;        // 0: no knowledge distillation
+  double distillation_temperature = 4.0;
 };
 
 struct JobRecord {

@@ -136,6 +136,62 @@ TEST(JobSpecValidation, TimeLimit) {
   EXPECT_TRUE(ValidateJobSpec(job).ok());
 }
 
+TEST(JobSpecValidation, ChannelSettings) {
+  absl::StatusOr<ValidatedJobSpec> defaults = ValidateJobSpec(ValidJob());
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->params.round_to, 1);
+  EXPECT_EQ(defaults->params.min_channels, 1);
+  EXPECT_EQ(defaults->params.group_reduction, "mean");
+  EXPECT_EQ(defaults->params.normalization, "mean");
+
+  v1::Job job = ValidJob();
+  job.mutable_channels()->set_round_to(8);
+  job.mutable_channels()->set_min_channels(4);
+  job.mutable_channels()->set_group_reduction("max");
+  job.mutable_channels()->set_normalization("none");
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->params.round_to, 8);
+  EXPECT_EQ(spec->params.min_channels, 4);
+  EXPECT_EQ(spec->params.group_reduction, "max");
+  EXPECT_EQ(spec->params.normalization, "none");
+
+  v1::Job bad = ValidJob();
+  bad.mutable_channels()->set_round_to(kMaxRoundTo + 1);
+  ExpectReason(bad, "ROUND_TO_OUT_OF_RANGE");
+  bad = ValidJob();
+  bad.mutable_channels()->set_min_channels(-2);
+  ExpectReason(bad, "MIN_CHANNELS_OUT_OF_RANGE");
+  bad = ValidJob();
+  bad.mutable_channels()->set_group_reduction("median");
+  ExpectReason(bad, "GROUP_REDUCTION_INVALID");
+  bad = ValidJob();
+  bad.mutable_channels()->set_normalization("z");
+  ExpectReason(bad, "NORMALIZATION_INVALID");
+}
+
+TEST(JobSpecValidation, Distillation) {
+  v1::Job job = ValidJob();
+  job.set_dataset("fmnist");
+  job.mutable_finetune()->set_epochs(1);
+  job.mutable_finetune()->set_distillation_alpha(0.5);
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->params.distillation_alpha, 0.5);
+  EXPECT_EQ(spec->params.distillation_temperature, 4.0);  // the default
+
+  job.mutable_finetune()->set_distillation_alpha(1.5);
+  ExpectReason(job, "DISTILLATION_INVALID");
+  job.mutable_finetune()->set_distillation_alpha(std::nan(""));
+  ExpectReason(job, "DISTILLATION_INVALID");
+  job.mutable_finetune()->set_distillation_alpha(0.5);
+  job.mutable_finetune()->set_distillation_temperature(-1);
+  ExpectReason(job, "DISTILLATION_INVALID");
+  job.mutable_finetune()->set_distillation_temperature(2);
+  job.mutable_finetune()->set_epochs(0);
+  ExpectReason(job, "DISTILLATION_NEEDS_FINETUNE");
+}
+
 TEST(JobSpecValidation, UnknownTargetKind) {
   v1::Job job = ValidJob();
   job.mutable_target()->set_kind(static_cast<v1::Target::Kind>(42));

@@ -181,6 +181,12 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
   spec.importance = params.importance;
   spec.search_max_evaluations = params.search_max_evaluations;
   spec.search_seconds = params.search_seconds;
+  spec.round_to = params.round_to;
+  spec.min_channels = params.min_channels;
+  spec.group_reduction = params.group_reduction;
+  spec.normalization = params.normalization;
+  spec.kd_alpha = params.distillation_alpha;
+  spec.kd_temperature = params.distillation_temperature;
   return spec;
 }
 

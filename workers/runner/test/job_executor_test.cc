@@ -99,6 +99,12 @@ class JobExecutorTest : public DbTest {
     params.seed = 7;
     params.max_attempts = max_attempts;
     params.time_limit_seconds = time_limit_seconds;
+    params.round_to = 8;
+    params.min_channels = 4;
+    params.group_reduction = "max";
+    params.normalization = "none";
+    params.distillation_alpha = 0.3;
+    params.distillation_temperature = 2.0;
     auto job = store_->CreateJob("acme", params, "");
     EXPECT_TRUE(job.ok()) << job.status();
     auto claimed = queue_->Claim("worker-a", absl::Seconds(30), absl::Now());
@@ -126,6 +132,13 @@ TEST_F(JobExecutorTest, SuccessStoresArtifactsAndReport) {
   EXPECT_EQ(runner.seen_spec.target_ratio, 0.4);
   EXPECT_EQ(runner.seen_spec.seed, 7u);
   EXPECT_EQ(runner.seen_spec.input_shape, claimed.model.input_shape);
+  // The job's channel and distillation settings reach the engine.
+  EXPECT_EQ(runner.seen_spec.round_to, 8);
+  EXPECT_EQ(runner.seen_spec.min_channels, 4);
+  EXPECT_EQ(runner.seen_spec.group_reduction, "max");
+  EXPECT_EQ(runner.seen_spec.normalization, "none");
+  EXPECT_EQ(runner.seen_spec.kd_alpha, 0.3);
+  EXPECT_EQ(runner.seen_spec.kd_temperature, 2.0);
   EXPECT_FALSE(runner.model_bytes_read.empty());
   auto artifact = store_->GetArtifact("acme", job.id, db::ArtifactKind::kPrunedModel);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
