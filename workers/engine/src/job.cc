@@ -146,8 +146,13 @@ JobOutcome JobRunner::Run() {
   Stage("measure_before", 0.1);
   original.to(device_);
   Measurement before{ComputeCost(analysis, full), std::nullopt, std::nullopt};
+  // One pass over the evaluation split per model state gives top-1 and
+  // top-5 together (original here, pruned in "evaluate", fine-tuned in
+  // "measure_after"); the worker counts exactly these stages as evaluations.
+  std::optional<Accuracy> top_before, top_after;
   if (split) {
-    before.top1 = Top1Accuracy(original, split->eval, spec_.batch_size, device_, cancel_);
+    top_before = TopKAccuracy(original, split->eval, spec_.batch_size, device_, cancel_);
+    before.top1 = top_before->top1;
   }
   before.latency_ms = Latency(original);
 
@@ -168,7 +173,7 @@ JobOutcome JobRunner::Run() {
   torch::jit::Module pruned = ApplyPlan(weights_source, analysis, plan);
   pruned.eval();
 
-  std::optional<double> top1_pruned;
+  std::optional<double> top1_pruned;  // before fine-tuning
   if (split) {
     if (spec_.calibration_batches > 0) {
       Stage("calibrate", 0.3);
@@ -176,7 +181,8 @@ JobOutcome JobRunner::Run() {
                            spec_.calibration_batches, device_, cancel_);
     }
     Stage("evaluate", 0.35);
-    top1_pruned = Top1Accuracy(pruned, split->eval, spec_.batch_size, device_, cancel_);
+    top_after = TopKAccuracy(pruned, split->eval, spec_.batch_size, device_, cancel_);
+    top1_pruned = top_after->top1;
     if (spec_.finetune_epochs > 0) {
       Stage("finetune", 0.4);
       FineTuneOptions options;
@@ -210,18 +216,15 @@ JobOutcome JobRunner::Run() {
     }
   }
   if (split) {
-    after.top1 = spec_.finetune_epochs > 0
-                     ? Top1Accuracy(pruned, split->eval, spec_.batch_size, device_, cancel_)
-                     : top1_pruned;
+    // Without fine-tuning the "evaluate" result already describes the model.
+    if (spec_.finetune_epochs > 0) {
+      top_after = TopKAccuracy(pruned, split->eval, spec_.batch_size, device_, cancel_);
+    }
+    after.top1 = top_after->top1;
   }
   after.latency_ms = Latency(pruned);
-  // Top-5 and label-free fidelity to the original (eval split, or 16 seeded
-  // random inputs when there is no dataset).
-  std::optional<Accuracy> top_before, top_after;
-  if (split) {
-    top_before = TopKAccuracy(original, split->eval, spec_.batch_size, device_, cancel_);
-    top_after = TopKAccuracy(pruned, split->eval, spec_.batch_size, device_, cancel_);
-  }
+  // Label-free fidelity to the original (eval split, or 16 seeded random
+  // inputs when there is no dataset).
   std::optional<Fidelity> fidelity;
   if (original.forward({torch::zeros(spec_.input_shape, torch::TensorOptions().device(device_))})
           .isTensor()) {
