@@ -22,29 +22,23 @@ with open(os.path.join(d, "random.pt"), "wb") as f:
 with zipfile.ZipFile(os.path.join(d, "notts.zip"), "w") as z:
     z.writestr("archive/data.pkl", b"not a pickle")
     z.writestr("hello.txt", "a zip, not TorchScript")
-class Throws(torch.nn.Module):
-    def __init__(self):
+class Broken(torch.nn.Module):
+    """A valid TorchScript model whose forward throws (mode 0) or spins for ever (mode 1)."""
+    def __init__(self, mode: int):
         super().__init__()
+        self.mode = mode
         self.conv = torch.nn.Conv2d(1, 8, 3)
         self.fc = torch.nn.Linear(8, 10)
     def forward(self, x):
         y = self.conv(x)
-        if y.sum() > -1e30:
+        if self.mode == 0 and bool(y.sum() > -1e30):
             raise RuntimeError("forward always throws")
-        return self.fc(y.mean((2, 3)))
-torch.jit.script(Throws()).save(os.path.join(d, "throws.pt"))
-class Hangs(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 8, 3)
-        self.fc = torch.nn.Linear(8, 10)
-    def forward(self, x):
-        y = self.conv(x)
-        # Never false for finite inputs: the forward spins for ever.
-        while bool(y.abs().sum() >= 0):
+        # Never false for finite inputs.
+        while self.mode == 1 and bool(y.abs().sum() >= 0):
             y = y * 1.0
         return self.fc(y.mean((2, 3)))
-torch.jit.script(Hangs()).save(os.path.join(d, "hangs.pt"))
+torch.jit.script(Broken(0)).save(os.path.join(d, "throws.pt"))
+torch.jit.script(Broken(1)).save(os.path.join(d, "hangs.pt"))
 torch.save({"inputs": torch.randn(64, 3, 28, 28),
             "targets": torch.randint(0, 10, (64,))}, os.path.join(d, "wrong_shape.pt"))
 torch.save({"inputs": torch.randn(64, 1, 28, 28),

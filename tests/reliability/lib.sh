@@ -46,6 +46,11 @@ start_server() {
   done
   fail "server did not come up"
 }
+upload_tiny_inputs() {  # upload_tiny_inputs [make_tiny_inputs flags]: model "tiny", dataset "tiny-data"
+  /usr/bin/python3 "$src/tests/tools/make_tiny_inputs.py" "$tmp/inputs" "$@" >/dev/null
+  prunectl model upload "$tmp/inputs/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
+  prunectl dataset upload "$tmp/inputs/dataset.pt" --name tiny-data >/dev/null
+}
 start_worker() {  # start_worker NAME [flags...]; sets worker_pid
   local name=$1; shift
   "$build/workers/runner/prune-worker" --database-url "$db_url" --work-dir "$tmp/work-$name" \

@@ -7,9 +7,7 @@ build=$1
 src=$2
 source "$src/tests/reliability/lib.sh"
 start_server
-/usr/bin/python3 "$src/tests/tools/make_tiny_inputs.py" "$tmp/inputs" --samples 2000 >/dev/null
-prunectl model upload "$tmp/inputs/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
-prunectl dataset upload "$tmp/inputs/dataset.pt" --name tiny-data >/dev/null
+upload_tiny_inputs --samples 2000
 # A lease longer than the outage, so the job is not rescued while PG is down.
 start_worker w1 --heartbeat 1 --lease-ttl 15 --reap-interval 1 --poll 0.3
 job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --target flops=0.5 \

@@ -10,9 +10,7 @@ build=$1
 src=$2
 source "$src/tests/reliability/lib.sh"
 start_server
-/usr/bin/python3 "$src/tests/tools/make_tiny_inputs.py" "$tmp/inputs" --samples 2000 >/dev/null
-prunectl model upload "$tmp/inputs/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
-prunectl dataset upload "$tmp/inputs/dataset.pt" --name tiny-data >/dev/null
+upload_tiny_inputs --samples 2000
 start_worker w1 --heartbeat 1 --lease-ttl 15 --reap-interval 1 --poll 0.3
 job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --target flops=0.5 \
   --search-seconds 15 --max-evaluations 100000 --seed 3 --json | json_field name)

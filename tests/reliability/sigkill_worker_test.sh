@@ -9,9 +9,7 @@ build=$1
 src=$2
 source "$src/tests/reliability/lib.sh"
 start_server
-/usr/bin/python3 "$src/tests/tools/make_tiny_inputs.py" "$tmp/inputs" --samples 2000 >/dev/null
-prunectl model upload "$tmp/inputs/model.pt" --name tiny --input-shape 1,1,28,28 >/dev/null
-prunectl dataset upload "$tmp/inputs/dataset.pt" --name tiny-data >/dev/null
+upload_tiny_inputs --samples 2000
 
 flags=(--heartbeat 1 --lease-ttl 4 --reap-interval 1 --poll 0.3)
 start_worker wa "${flags[@]}"; pid_a=$worker_pid
