@@ -147,9 +147,11 @@ int Get(CommandContext& context, const std::string& reference) {
   return kExitOk;
 }
 
-int List(CommandContext& context, const std::string& state_filter) {
+int List(CommandContext& context, const std::string& state_filter,
+         const std::string& model_filter) {
   prune::v1::ListJobsRequest request;
   request.set_page_size(1000);
+  request.set_model(model_filter);
   if (!state_filter.empty()) {
     absl::StatusOr<prune::v1::Job::State> state = ParseJobState(state_filter);
     if (!state.ok()) return context.ReportUsageError(state.status());
@@ -364,10 +366,14 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
   get->callback([&context, &exit_code, reference] { exit_code = Get(context, *reference); });
 
   auto state_filter = std::make_shared<std::string>();
+  auto model_filter = std::make_shared<std::string>();
   CLI::App* list = job->add_subcommand("list", "List the tenant's jobs");
   list->add_option("--state", *state_filter, "queued, running, succeeded, failed or cancelled");
+  list->add_option("--model", *model_filter, "Only jobs of this model (name, id or display name)");
   list->callback(
-      [&context, &exit_code, state_filter] { exit_code = List(context, *state_filter); });
+      [&context, &exit_code, state_filter, model_filter] {
+        exit_code = List(context, *state_filter, *model_filter);
+      });
 
   CLI::App* watch = job->add_subcommand("watch", "Print a job's events until it ends");
   watch->add_option("JOB", *reference, kJobHelp)->required();

@@ -91,8 +91,15 @@ grpc::Status PruneServiceImpl::ListJobs(grpc::ServerContext* context,
     if (!page_size.ok()) return page_size.status();
     absl::StatusOr<std::optional<db::JobState>> state = JobStateFilterFromProto(request->state());
     if (!state.ok()) return state.status();
+    std::string model_id;
+    if (!request->model().empty()) {
+      // Resolved like CreateJob's model: another tenant's is NOT_FOUND.
+      absl::StatusOr<db::ModelRecord> model = FindModel(tenant, request->model());
+      if (!model.ok()) return model.status();
+      model_id = model->id;
+    }
     absl::StatusOr<db::Page<db::JobRecord>> page =
-        store_->ListJobs(tenant, *state, *page_size, request->page_token());
+        store_->ListJobs(tenant, *state, *page_size, request->page_token(), model_id);
     if (!page.ok()) return page.status();
     for (const db::JobRecord& job : page->items) *response->add_jobs() = ToProto(job);
     response->set_next_page_token(page->next_page_token);

@@ -394,14 +394,20 @@ absl::StatusOr<JobRecord> MetadataStore::GetJob(const std::string& tenant,
 absl::StatusOr<Page<JobRecord>> MetadataStore::ListJobs(const std::string& tenant,
                                                         std::optional<JobState> state,
                                                         int page_size,
-                                                        const std::string& page_token) {
+                                                        const std::string& page_token,
+                                                        const std::string& model_id) {
   const int limit = ClampPageSize(page_size);
-  const std::string query = absl::StrCat("jobs:", state ? JobStateName(*state) : "*");
+  const std::string query = absl::StrCat("jobs:", state ? JobStateName(*state) : "*", ":",
+                                         model_id.empty() ? "*" : model_id);
   std::vector<Param> params = {tenant, static_cast<int32_t>(limit + 1)};
   std::string where = "j.tenant = $1";
   if (state) {
     params.push_back(JobStateName(*state));
     where += absl::StrCat(" AND j.state = $", params.size());
+  }
+  if (!model_id.empty()) {
+    params.push_back(model_id);
+    where += absl::StrCat(" AND j.spec->>'model_id' = $", params.size());
   }
   if (!page_token.empty()) {
     absl::StatusOr<PageKey> key = DecodePageToken(page_token, query);

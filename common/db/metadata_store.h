@@ -62,10 +62,11 @@ class MetadataStore {
   absl::Status CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes);
 
   absl::StatusOr<JobRecord> GetJob(const std::string& tenant, const std::string& job_id);
-  // state filter: nullopt = all. Newest first.
+  // state filter: nullopt = all; model_id filter: "" = all. Newest first.
   absl::StatusOr<Page<JobRecord>> ListJobs(const std::string& tenant,
                                            std::optional<JobState> state, int page_size,
-                                           const std::string& page_token);
+                                           const std::string& page_token,
+                                           const std::string& model_id = "");
   // Queued → cancelled at once (event appended); running → cancel_requested
   // set (the worker stops and marks it cancelled); terminal →
   // FAILED_PRECONDITION. Returns the job after the change.

@@ -213,6 +213,21 @@ TEST_F(MetadataStoreTest, ListJobsNewestFirstWithStateFilterAndPages) {
   EXPECT_EQ(
       store_->ListJobs("acme", JobState::kCancelled, 3, queued.next_page_token).status().code(),
       absl::StatusCode::kInvalidArgument);
+
+  // By model: the other model's job only, and tokens do not cross filters.
+  const ModelRecord other = MakeModel("acme", "other-net");
+  JobParameters other_params = params;
+  other_params.model_id = other.id;
+  ASSERT_OK_AND_ASSIGN(other_job, store_->CreateJob("acme", other_params, ""));
+  ASSERT_OK_AND_ASSIGN(by_other, store_->ListJobs("acme", std::nullopt, 10, "", other.id));
+  ASSERT_EQ(by_other.items.size(), 1u);
+  EXPECT_EQ(by_other.items[0].id, other_job.id);
+  ASSERT_OK_AND_ASSIGN(by_first, store_->ListJobs("acme", std::nullopt, 2, "", params.model_id));
+  EXPECT_EQ(by_first.items.size(), 2u);
+  EXPECT_EQ(store_->ListJobs("acme", std::nullopt, 2, by_first.next_page_token, other.id)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(MetadataStoreTest, CancelQueuedThenTerminalIsFailedPrecondition) {

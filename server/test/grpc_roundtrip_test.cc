@@ -537,6 +537,25 @@ TEST_F(ServerTest, RequestIdMakesCreateJobIdempotent) {
   EXPECT_THAT(reused.error_message(), HasSubstr("REQUEST_ID"));
 }
 
+TEST_F(ServerTest, ListJobsFiltersByModel) {
+  MustUploadModel("filter-a");
+  MustUploadModel("filter-b");
+  v1::Job a, b;
+  ASSERT_TRUE(CreateJob(JobFor("filter-a"), "", &a).ok());
+  ASSERT_TRUE(CreateJob(JobFor("filter-b"), "", &b).ok());
+  grpc::ClientContext context;
+  v1::ListJobsRequest request;
+  request.set_model("filter-b");  // a display name, like CreateJob accepts
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(&context, request, &listed).ok());
+  ASSERT_EQ(listed.jobs_size(), 1);
+  EXPECT_EQ(listed.jobs(0).name(), b.name());
+  grpc::ClientContext missing;
+  request.set_model("no-such-model");
+  ExpectError(stub_->ListJobs(&missing, request, &listed), grpc::StatusCode::NOT_FOUND,
+              "MODEL_NOT_FOUND");
+}
+
 TEST_F(ServerTest, CancelQueuedJobThenCancelAgain) {
   MustUploadModel("to-cancel");
   v1::Job job;

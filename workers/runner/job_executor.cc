@@ -247,7 +247,8 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   signals.time_limit = time_limit;
   std::optional<JobEnd> stuck_end;  // set by the watchdog thread
   {
-    LeaseKeeper keeper(queue_, lease, claimed.job.tenant, options_.lease_ttl,
+    LeaseKeeper keeper(heartbeat_queue_ != nullptr ? heartbeat_queue_ : queue_, lease,
+                       claimed.job.tenant, options_.lease_ttl,
                        options_.heartbeat_interval, options_.cancel_poll_interval, clock_,
                        &cancel);
     ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);

@@ -53,6 +53,11 @@ class JobExecutor {
 
   JobEnd Execute(const db::ClaimedJob& claimed);
 
+  // Heartbeats and cancel polls go through `queue` (over its own connection
+  // pool) instead of the main one, so that they never wait behind result
+  // uploads or a pool exhausted by something else. Must outlive the executor.
+  void UseHeartbeatQueue(db::JobQueue* queue) { heartbeat_queue_ = queue; }
+
   // Thread-safe. Stops the job being executed (if any) and releases it
   // instead of finishing it, so a graceful shutdown burns no attempt.
   void Drain();
@@ -83,6 +88,7 @@ class JobExecutor {
                  const std::string& message, bool retryable);
 
   db::JobQueue* queue_;
+  db::JobQueue* heartbeat_queue_ = nullptr;  // null: queue_
   db::BlobStore* blobs_;
   PruneRunner* runner_;
   WorkerOptions options_;

@@ -183,11 +183,20 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The heartbeat's own connection (LeaseKeeper): a lease must not expire
+  // because the main pool is busy storing a large result.
+  auto heartbeat_pool = prune::db::ConnectionPool::Create(options.database_url, 1);
+  if (!heartbeat_pool.ok()) {
+    std::cerr << "prune-worker: " << heartbeat_pool.status() << "\n";
+    return 1;
+  }
+  prune::db::JobQueue heartbeat_queue(heartbeat_pool->get());
   prune::db::JobQueue queue(pool->get());
   prune::db::BlobStore blobs(pool->get());
   prune::worker::EnginePruneRunner runner;
   auto clock = [] { return absl::Now(); };
   prune::worker::JobExecutor executor(&queue, &blobs, &runner, options, clock, &*worker_metrics);
+  executor.UseHeartbeatQueue(&heartbeat_queue);
   prune::worker::WorkerLoop loop(&queue, &executor, options, clock, &*worker_metrics);
 
   std::thread signal_thread([&] {

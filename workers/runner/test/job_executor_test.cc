@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/db/connection_pool.h"
 #include "common/db/db_test_fixture.h"
 #include "gtest/gtest.h"
 
@@ -245,6 +246,11 @@ TEST_F(JobExecutorTest, CancelArrivesBetweenHeartbeats) {
   options.heartbeat_interval = absl::Seconds(30);
   options.lease_ttl = absl::Seconds(90);
   JobExecutor executor(queue_.get(), blobs_.get(), &runner, options, [] { return absl::Now(); });
+  // As in prune-worker: the lease keeper on a pool of its own.
+  auto heartbeat_pool = db::ConnectionPool::Create(pool_->url(), 1);
+  ASSERT_TRUE(heartbeat_pool.ok());
+  db::JobQueue heartbeat_queue(heartbeat_pool->get());
+  executor.UseHeartbeatQueue(&heartbeat_queue);
   std::chrono::steady_clock::time_point cancelled_at;
   std::thread canceller([&] {
     while (!runner.started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
