@@ -9,6 +9,7 @@
 #include "analysis.h"
 #include "dataset.h"
 #include "engine_error.h"
+#include "finetune.h"
 #include "test_support.h"
 
 namespace prune::engine {
@@ -99,6 +100,108 @@ TEST(Evaluate, RecalibrationAveragesBatchStatistics) {
   auto bn1 = module.attr("bn1").toModule();
   EXPECT_TRUE(torch::allclose(bn1.attr("running_mean").toTensor(), mean_sum / 2, 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(bn1.attr("running_var").toTensor(), var_sum / 2, 1e-4, 1e-5));
+}
+
+// Logits of `module` on all of `inputs`, for checks computed independently.
+torch::Tensor Logits(torch::jit::Module& module, const torch::Tensor& inputs) {
+  torch::NoGradGuard no_grad;
+  module.eval();
+  return module.forward({inputs}).toTensor();
+}
+
+// A deep copy whose parameters are trainable leaves (Module::clone() under
+// autograd makes them clones with history, which an optimizer refuses).
+torch::jit::Module TrainableCopy(const torch::jit::Module& base) {
+  torch::jit::Module copy;
+  {
+    torch::NoGradGuard no_grad;
+    copy = base.clone();
+  }
+  for (torch::Tensor p : copy.parameters()) p.requires_grad_(true);
+  return copy;
+}
+
+// `base` with every parameter shifted by seeded noise of scale `scale`.
+torch::jit::Module Perturbed(const torch::jit::Module& base, double scale, uint64_t seed) {
+  torch::jit::Module copy = TrainableCopy(base);
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  for (torch::Tensor p : copy.parameters()) p.add_(torch::randn_like(p) * scale);
+  return copy;
+}
+
+TEST(Evaluate, TopKAgreesWithTop1AndAnIndependentTop5) {
+  auto module = LoadTestModel("plain_cnn.pt");
+  DatasetSplit split = SplitDataset(LoadDataset(DataPath("dataset.pt"), kShape));
+  CancelToken cancel;
+  const Accuracy accuracy = TopKAccuracy(module, split.eval, 4, torch::kCPU, cancel);
+  EXPECT_DOUBLE_EQ(accuracy.top1, Top1Accuracy(module, split.eval, 64, torch::kCPU, cancel));
+  const torch::Tensor top5 = std::get<1>(Logits(module, split.eval.inputs).topk(5, 1));
+  const double expected =
+      top5.eq(split.eval.targets.unsqueeze(1)).any(1).to(torch::kDouble).mean().item<double>();
+  EXPECT_DOUBLE_EQ(accuracy.top5, expected);
+  EXPECT_GE(accuracy.top5, accuracy.top1);
+}
+
+TEST(Evaluate, FidelityIsPerfectForTheSameModelAndMatchesADirectComputation) {
+  auto reference = LoadTestModel("plain_cnn.pt");
+  Dataset data = LoadDataset(DataPath("dataset.pt"), kShape);
+  CancelToken cancel;
+  auto same = reference.clone();
+  const Fidelity identical = OutputFidelity(reference, same, data.inputs, 7, torch::kCPU, cancel);
+  EXPECT_DOUBLE_EQ(identical.top1_agreement, 1.0);
+  EXPECT_NEAR(identical.mean_kl, 0.0, 1e-7);
+
+  auto candidate = Perturbed(reference, 0.3, 1);
+  const Fidelity f = OutputFidelity(reference, candidate, data.inputs, 7, torch::kCPU, cancel);
+  const torch::Tensor ref = Logits(reference, data.inputs).to(torch::kDouble);
+  const torch::Tensor cand = Logits(candidate, data.inputs).to(torch::kDouble);
+  const double agreement =
+      ref.argmax(1).eq(cand.argmax(1)).to(torch::kDouble).mean().item<double>();
+  const torch::Tensor log_p = ref.log_softmax(1), log_q = cand.log_softmax(1);
+  const double kl = (log_p.exp() * (log_p - log_q)).sum(1).mean().item<double>();
+  EXPECT_NEAR(f.top1_agreement, agreement, 1e-9);
+  EXPECT_NEAR(f.mean_kl, kl, 1e-4 * std::max(1.0, kl));
+  EXPECT_GT(f.mean_kl, 1e-3);  // the perturbation is visible
+}
+
+// With kd_alpha = 1 the loss is pure distillation: labels must not matter,
+// and the student must move towards its teacher.
+TEST(FineTune, PureDistillationIgnoresLabelsAndApproachesTheTeacher) {
+  auto teacher = LoadTestModel("plain_cnn.pt");
+  teacher.eval();
+  ModelAnalysis analysis = AnalyzeModel(teacher, kShape);
+  Dataset data = LoadDataset(DataPath("dataset.pt"), kShape);
+  Dataset shuffled = data;
+  shuffled.targets = (data.targets + 3) % 10;
+  CancelToken cancel;
+  FineTuneOptions options;
+  options.epochs = 3;
+  options.lr = 0.02;
+  options.batch_size = 10;
+  options.seed = 5;
+  options.teacher = &teacher;
+  options.kd_alpha = 1.0;
+  options.kd_temperature = 2.0;
+  const auto kl_to_teacher = [&](torch::jit::Module& student) {
+    return OutputFidelity(teacher, student, data.inputs, 25, torch::kCPU, cancel).mean_kl;
+  };
+
+  auto student = Perturbed(teacher, 0.2, 2);
+  auto twin = TrainableCopy(student);
+  const double kl_before = kl_to_teacher(student);
+  FineTune(student, analysis, data, options, torch::kCPU, cancel, nullptr);
+  FineTune(twin, analysis, shuffled, options, torch::kCPU, cancel, nullptr);
+  EXPECT_LT(kl_to_teacher(student), 0.8 * kl_before);
+  EXPECT_TRUE(torch::equal(Logits(student, data.inputs), Logits(twin, data.inputs)));
+
+  // The control: with cross entropy in the loss, the labels do matter.
+  options.kd_alpha = 0.5;
+  auto ce_student = Perturbed(teacher, 0.2, 2);
+  auto ce_twin = TrainableCopy(ce_student);
+  FineTune(ce_student, analysis, data, options, torch::kCPU, cancel, nullptr);
+  FineTune(ce_twin, analysis, shuffled, options, torch::kCPU, cancel, nullptr);
+  EXPECT_FALSE(torch::equal(Logits(ce_student, data.inputs), Logits(ce_twin, data.inputs)));
 }
 
 }  // namespace
