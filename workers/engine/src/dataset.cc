@@ -34,6 +34,11 @@ Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_s
   std::ifstream file(path, std::ios::binary);
   if (!file) Invalid("cannot open dataset file '" + path + "'");
   std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return LoadDatasetFromBytes(bytes, input_shape);
+}
+
+Dataset LoadDatasetFromBytes(const std::vector<char>& bytes,
+                             const std::vector<int64_t>& input_shape) {
   c10::IValue loaded;
   try {
     loaded = torch::pickle_load(bytes);
