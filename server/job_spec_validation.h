@@ -29,7 +29,8 @@ struct ValidatedJobSpec {
 // IMPORTANCE_NEEDS_DATASET, SEARCH_BUDGET_INVALID.
 absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job);
 
-// INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes.
+// INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes
+// or with a control character (NUL would cut the stored key short).
 absl::Status ValidateRequestId(const std::string& request_id);
 
 }  // namespace prune::server

@@ -28,6 +28,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "prune/v1/service.pb.h"
 #include "server/job_spec_validation.h"
@@ -48,22 +49,32 @@ namespace {
 
 constexpr int64_t kFuzzMaxUploadBytes = 1 << 16;
 
-// An INVALID_ARGUMENT / NOT_FOUND carries "REASON: ..." with an upper-case reason.
+// An INVALID_ARGUMENT / NOT_FOUND carries "REASON: ..." (e.g. SHA256_INVALID).
 void CheckReason(const absl::Status& s) {
-  FUZZ_CHECK(s.code() == absl::StatusCode::kInvalidArgument ||
-             s.code() == absl::StatusCode::kNotFound);
+  bool ok = s.code() == absl::StatusCode::kInvalidArgument ||
+            s.code() == absl::StatusCode::kNotFound;
   const absl::string_view m = s.message();
   const size_t colon = m.find(':');
-  FUZZ_CHECK(colon != absl::string_view::npos && colon > 0);
-  for (char c : m.substr(0, colon)) FUZZ_CHECK(absl::ascii_isupper(c) || c == '_');
+  ok = ok && colon != absl::string_view::npos && colon > 0;
+  for (size_t i = 0; ok && i < colon; ++i) ok = absl::ascii_isupper(m[i]) || absl::ascii_isdigit(m[i]) || m[i] == '_';
+  if (!ok) std::fprintf(stderr, "status without a reason: %s\n", s.ToString().c_str());
+  FUZZ_CHECK(ok);
 }
+
+// Accepted strings reach PostgreSQL as text parameters, which libpq passes as
+// C strings: an embedded NUL would silently cut them short there.
+bool IsPostgresText(absl::string_view s) { return !absl::StrContains(s, '\0'); }
 
 void FuzzCreateJob(const uint8_t* data, size_t size) {
   v1::CreateJobRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
   const absl::Status id_status = ValidateRequestId(request.request_id());
-  FUZZ_CHECK(id_status.ok() == (request.request_id().size() <= kMaxRequestIdBytes));
-  if (!id_status.ok()) CheckReason(id_status);
+  if (id_status.ok()) {
+    FUZZ_CHECK(request.request_id().size() <= kMaxRequestIdBytes);
+    FUZZ_CHECK(IsPostgresText(request.request_id()));
+  } else {
+    CheckReason(id_status);
+  }
 
   const v1::Job& job = request.job();
   absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
@@ -92,7 +103,7 @@ void FuzzCreateJob(const uint8_t* data, size_t size) {
       CheckReason(key.status());
       continue;
     }
-    FUZZ_CHECK(!key->empty());
+    FUZZ_CHECK(!key->empty() && IsPostgresText(*key));
     if (!LooksLikeResourceName(ref)) FUZZ_CHECK(*key == ref);
   }
 }
@@ -108,6 +119,7 @@ void FuzzUploadMetadata(const uint8_t* data, size_t size) {
       continue;
     }
     FUZZ_CHECK(!m.display_name().empty() && m.display_name().size() <= kMaxDisplayNameBytes);
+    FUZZ_CHECK(IsPostgresText(m.display_name()));
     FUZZ_CHECK(!LooksLikeResourceName(m.display_name()));
     FUZZ_CHECK(m.size_bytes() > 0 && m.size_bytes() <= kFuzzMaxUploadBytes);
     FUZZ_CHECK(m.sha256().size() == 64);
@@ -233,12 +245,14 @@ void FuzzResourceNames(const uint8_t* data, size_t size) {
     CheckReason(key.status());
     // Another tenant's resource looks exactly like a missing one.
     if (key.status().code() == absl::StatusCode::kNotFound) {
-      FUZZ_CHECK(parsed.ok() && parsed->tenant != tenant);
+      bool control = false;
+      for (char c : name) control = control || absl::ascii_iscntrl(static_cast<unsigned char>(c));
+      FUZZ_CHECK(control || (parsed.ok() && parsed->tenant != tenant));
       FUZZ_CHECK(absl::StartsWith(key.status().message(), "GONE: "));
     }
     return;
   }
-  FUZZ_CHECK(!name.empty());
+  FUZZ_CHECK(!name.empty() && IsPostgresText(*key));
   if (LooksLikeResourceName(name)) {
     FUZZ_CHECK(parsed.ok() && parsed->tenant == tenant && *key == parsed->id);
   } else {
@@ -248,6 +262,12 @@ void FuzzResourceNames(const uint8_t* data, size_t size) {
 
 }  // namespace
 }  // namespace prune::server
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Invalid UTF-8 in string fields is an expected parse failure, not news.
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace prune::server;
