@@ -8,6 +8,7 @@ the seeds under names starting with "regression-"; this script leaves them alone
 
 usage: make_seed_corpus.py [CORPUS_DIR]
 """
+import collections
 import io
 import os
 import struct
@@ -58,6 +59,30 @@ def dataset_seeds(corpus):
     }
     for name, obj in invalid.items():
         write(corpus, "dataset_fuzzer", name, torch_save_bytes(obj))
+
+    # Tensors whose sizes, strides or offset do not fit their storage. Python's
+    # torch.load refuses them; LibTorch 1.13's C++ unpickler does not, so the
+    # reader checks them itself (dataset.cc CheckStorageBounds).
+    class View:
+        def __init__(self, storage_items, dtype, size, stride, offset=0):
+            self.args = (storage_items, dtype, size, stride, offset)
+
+        def __reduce__(self):
+            n, dtype, size, stride, offset = self.args
+            storage = torch.zeros(n, dtype=dtype).storage()
+            return (torch._utils._rebuild_tensor_v2,
+                    (storage, offset, size, stride, False, collections.OrderedDict()))
+
+    crafted = {
+        "view-past-storage": {"inputs": View(32, torch.float32, (1000, 1, 4, 4), (16, 16, 4, 1)),
+                              "targets": torch.zeros(1000, dtype=torch.int64)},
+        "offset-past-storage": {"inputs": x, "targets": View(3, torch.int64, (3,), (1,), 2)},
+        "negative-stride": {"inputs": x, "targets": View(3, torch.int64, (3,), (-1,), 2)},
+        "zero-stride-view": {"inputs": View(16, torch.float32, (100000, 1, 4, 4), (0, 16, 4, 1)),
+                             "targets": View(1, torch.int64, (100000,), (0,))},
+    }
+    for name, obj in crafted.items():
+        write(corpus, "dataset_fuzzer", "crafted-" + name, torch_save_bytes(obj))
 
 
 class Tiny(nn.Module):

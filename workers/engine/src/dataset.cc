@@ -28,6 +28,37 @@ torch::Tensor TensorEntry(const c10::Dict<c10::IValue, c10::IValue>& dict, const
   return it->value().toTensor();
 }
 
+// LibTorch's C++ unpickler (unlike Python's torch.load) takes a tensor's
+// sizes, strides and storage offset from the file without checking them
+// against the storage it read: a crafted file yields a tensor that reads past
+// its buffer (found by tests/fuzz/dataset_fuzzer). Refuse any tensor that does
+// not lie inside its storage, and views larger than their storage (stride 0,
+// overlaps), which contiguous() would blow up from a few bytes of file.
+void CheckStorageBounds(const torch::Tensor& t, const char* key) {
+  const auto fail = [key](const std::string& why) {
+    Invalid(std::string("\"") + key + "\" " + why + "; save a contiguous tensor");
+  };
+  if (!t.has_storage() || t.storage_offset() < 0) fail("has no valid storage");
+  const int64_t item = static_cast<int64_t>(t.element_size());
+  const int64_t storage_items = static_cast<int64_t>(t.storage().nbytes()) / item;
+  int64_t numel = 1;
+  int64_t last = t.storage_offset();  // index of the last element a view reads
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t size = t.size(d);
+    const int64_t stride = t.stride(d);
+    if (size < 0 || stride < 0) fail("has a negative size or stride");
+    if (size == 0) return;  // no elements, nothing is read
+    int64_t extent = 0;
+    if (__builtin_mul_overflow(size, numel, &numel) ||
+        __builtin_mul_overflow(size - 1, stride, &extent) ||
+        __builtin_add_overflow(last, extent, &last)) {
+      fail("is too large");
+    }
+  }
+  if (last >= storage_items) fail("reaches past the end of its storage");
+  if (numel > storage_items - t.storage_offset()) fail("is larger than its storage");
+}
+
 }  // namespace
 
 Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_shape) {
@@ -44,10 +75,16 @@ Dataset LoadDatasetFromBytes(const std::vector<char>& bytes,
     loaded = torch::pickle_load(bytes);
   } catch (const c10::Error& e) {
     Invalid("not a torch.save file: " + e.msg());
+  } catch (const std::exception& e) {
+    // LibTorch's unpickler also throws std::out_of_range and friends on
+    // malformed files (found by tests/fuzz/dataset_fuzzer).
+    Invalid(std::string("not a torch.save file: ") + e.what());
   }
   if (!loaded.isGenericDict()) Invalid("dataset must be a dict with \"inputs\" and \"targets\"");
   auto dict = loaded.toGenericDict();
   Dataset data{TensorEntry(dict, "inputs"), TensorEntry(dict, "targets")};
+  CheckStorageBounds(data.inputs, "inputs");
+  CheckStorageBounds(data.targets, "targets");
 
   if (data.inputs.scalar_type() != torch::kFloat32) {
     Invalid(std::string("\"inputs\" must be float32, is ") +
