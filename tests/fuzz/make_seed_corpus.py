@@ -84,6 +84,16 @@ def dataset_seeds(corpus):
     for name, obj in crafted.items():
         write(corpus, "dataset_fuzzer", "crafted-" + name, torch_save_bytes(obj))
 
+    # Pickles that crash LibTorch 1.13's unpickler (SEGV on an empty stack);
+    # dataset.cc refuses them first (pickle_check.h).
+    pickles = {"reduce-empty-stack": b"\x80\x02R.", "build-empty-stack": b"\x80\x02b.",
+               "newobj-empty-stack": b"\x80\x02\x81.", "binpersid-empty-stack": b"\x80\x02Q.",
+               "tuple2-empty-stack": b"\x80\x02\x86.", "tuple-without-mark": b"\x80\x02t.",
+               "long-binput-huge": b"\x80\x02}r\xff\xff\xff\x7f."}
+    for name, pkl in pickles.items():
+        data = zip_bytes([("archive/data.pkl", pkl), ("archive/version", b"3\n")])
+        write(corpus, "dataset_fuzzer", "crafted-pickle-" + name, data)
+
 
 class Tiny(nn.Module):
     def __init__(self):

@@ -15,5 +15,6 @@ trap 'rm -rf "$scratch"' EXIT
 # ASan does not mix with a preloaded allocator (scripts/test.sh preloads jemalloc).
 unset LD_PRELOAD
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(dirname "$0")/lsan.supp:print_suppressions=0}
 "$fuzzer" -artifact_prefix="$artifacts/$name-" -timeout=25 -rss_limit_mb=4096 \
   -print_final_stats=1 "$@" "$scratch" "$corpus"

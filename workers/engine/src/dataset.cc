@@ -1,12 +1,17 @@
 #include "dataset.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 
 #include "engine_error.h"
+#include "pickle_check.h"
 
 namespace prune::engine {
 namespace {
@@ -59,6 +64,32 @@ void CheckStorageBounds(const torch::Tensor& t, const char* key) {
   if (numel > storage_items - t.storage_offset()) fail("is larger than its storage");
 }
 
+class BytesReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BytesReadAdapter(const std::vector<char>& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::vector<char>& bytes_;
+};
+
+// Checks the pickle inside the zip before torch::pickle_load unpickles it:
+// LibTorch's unpickler crashes on some malformed pickles (pickle_check.h).
+void CheckPickle(const std::vector<char>& bytes) {
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BytesReadAdapter>(bytes));
+  at::DataPtr pickle;
+  size_t size = 0;
+  std::tie(pickle, size) = reader.getRecord("data.pkl");
+  const std::string why = CheckPickleStructure(static_cast<const char*>(pickle.get()), size);
+  if (!why.empty()) Invalid("not a torch.save file: " + why);
+}
+
 }  // namespace
 
 Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_shape) {
@@ -72,7 +103,10 @@ Dataset LoadDatasetFromBytes(const std::vector<char>& bytes,
                              const std::vector<int64_t>& input_shape) {
   c10::IValue loaded;
   try {
+    CheckPickle(bytes);
     loaded = torch::pickle_load(bytes);
+  } catch (const EngineError&) {
+    throw;
   } catch (const c10::Error& e) {
     Invalid("not a torch.save file: " + e.msg());
   } catch (const std::exception& e) {
