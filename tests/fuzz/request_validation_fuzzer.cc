@@ -28,8 +28,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/logging.h"
 #include "prune/v1/service.pb.h"
 #include "server/job_spec_validation.h"
 #include "server/model_archive_check.h"
@@ -51,12 +51,13 @@ constexpr int64_t kFuzzMaxUploadBytes = 1 << 16;
 
 // An INVALID_ARGUMENT / NOT_FOUND carries "REASON: ..." (e.g. SHA256_INVALID).
 void CheckReason(const absl::Status& s) {
-  bool ok = s.code() == absl::StatusCode::kInvalidArgument ||
-            s.code() == absl::StatusCode::kNotFound;
+  bool ok =
+      s.code() == absl::StatusCode::kInvalidArgument || s.code() == absl::StatusCode::kNotFound;
   const absl::string_view m = s.message();
   const size_t colon = m.find(':');
   ok = ok && colon != absl::string_view::npos && colon > 0;
-  for (size_t i = 0; ok && i < colon; ++i) ok = absl::ascii_isupper(m[i]) || absl::ascii_isdigit(m[i]) || m[i] == '_';
+  for (size_t i = 0; ok && i < colon; ++i)
+    ok = absl::ascii_isupper(m[i]) || absl::ascii_isdigit(m[i]) || m[i] == '_';
   if (!ok) std::fprintf(stderr, "status without a reason: %s\n", s.ToString().c_str());
   FUZZ_CHECK(ok);
 }
@@ -171,8 +172,7 @@ class RequestReader {
     uint32_t length = 0;
     std::string bytes;
     if (tag != ((1 << 3) | 2) || !input_.ReadVarint32(&length) ||
-        !input_.ReadString(&bytes, static_cast<int>(length)) ||
-        !request->ParseFromString(bytes)) {
+        !input_.ReadString(&bytes, static_cast<int>(length)) || !request->ParseFromString(bytes)) {
       done_ = true;  // end of stream (or garbage: the client went away)
       return false;
     }

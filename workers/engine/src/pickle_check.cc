@@ -25,9 +25,12 @@ struct OpTable {
   OpTable() {
     auto set = [this](uint8_t code, int pop, int push, int arg = 0, int len_bytes = 0,
                       bool to_mark = false) {
-      ops[code] = Op{static_cast<uint8_t>(pop),      static_cast<uint8_t>(push),
-                     static_cast<uint8_t>(arg),      static_cast<uint8_t>(len_bytes),
-                     to_mark, true};
+      ops[code] = Op{static_cast<uint8_t>(pop),
+                     static_cast<uint8_t>(push),
+                     static_cast<uint8_t>(arg),
+                     static_cast<uint8_t>(len_bytes),
+                     to_mark,
+                     true};
     };
     // Constants and empty containers.
     for (int c : {int{'N'}, 0x88, 0x89, int{')'}, int{']'}, int{'}'}, 0x8f}) set(c, 0, 1);
@@ -47,24 +50,24 @@ struct OpTable {
     set(0x8a, 0, 1, 0, 1);  // LONG1
     set(0x8b, 0, 1, 0, 4);  // LONG4
     // Building objects.
-    set('t', 0, 1, 0, 0, true);     // TUPLE
-    set(0x85, 1, 1);                // TUPLE1
-    set(0x86, 2, 1);                // TUPLE2
-    set(0x87, 3, 1);                // TUPLE3
-    set('a', 2, 1);                 // APPEND
-    set('s', 3, 1);                 // SETITEM
-    set('R', 2, 1);                 // REDUCE
-    set('b', 2, 1);                 // BUILD
-    set(0x81, 2, 1);                // NEWOBJ
-    set(0x92, 3, 1);                // NEWOBJ_EX
-    set(0x93, 2, 1);                // STACK_GLOBAL
-    set('Q', 1, 1);                 // BINPERSID
-    set('0', 1, 0);                 // POP
-    set('2', 1, 2);                 // DUP
-    set(0x91, 0, 1, 0, 0, true);    // FROZENSET
-    set('1', 0, 0, 0, 0, true);     // POP_MARK
-    set(0x80, 0, 0, 1);             // PROTO
-    set(0x95, 0, 0, 8);             // FRAME
+    set('t', 0, 1, 0, 0, true);   // TUPLE
+    set(0x85, 1, 1);              // TUPLE1
+    set(0x86, 2, 1);              // TUPLE2
+    set(0x87, 3, 1);              // TUPLE3
+    set('a', 2, 1);               // APPEND
+    set('s', 3, 1);               // SETITEM
+    set('R', 2, 1);               // REDUCE
+    set('b', 2, 1);               // BUILD
+    set(0x81, 2, 1);              // NEWOBJ
+    set(0x92, 3, 1);              // NEWOBJ_EX
+    set(0x93, 2, 1);              // STACK_GLOBAL
+    set('Q', 1, 1);               // BINPERSID
+    set('0', 1, 0);               // POP
+    set('2', 1, 2);               // DUP
+    set(0x91, 0, 1, 0, 0, true);  // FROZENSET
+    set('1', 0, 0, 0, 0, true);   // POP_MARK
+    set(0x80, 0, 0, 1);           // PROTO
+    set(0x95, 0, 0, 8);           // FRAME
     // 'c' (GLOBAL), '(' (MARK), 'e'/'u'/0x90 (APPENDS, SETITEMS, ADDITEMS),
     // the memo opcodes and '.' (STOP) are handled in the loop.
     for (int c : {int{'c'}, int{'('}, int{'e'}, int{'u'}, 0x90, int{'q'}, int{'r'}, 0x94, int{'h'},
@@ -119,8 +122,7 @@ std::string CheckPickleStructure(const char* data, size_t size) {
       case 0x90:  // ADDITEMS
         // Items above the mark go into the container just below it.
         if (marks.empty()) return "APPENDS/SETITEMS without a MARK" + where();
-        if (marks.back() < 1 ||
-            (marks.size() > 1 && marks.back() - 1 < marks[marks.size() - 2])) {
+        if (marks.back() < 1 || (marks.size() > 1 && marks.back() - 1 < marks[marks.size() - 2])) {
           return "APPENDS/SETITEMS without a container" + where();
         }
         if (code == 'u' && (depth - marks.back()) % 2 != 0) {
@@ -129,8 +131,8 @@ std::string CheckPickleStructure(const char* data, size_t size) {
         depth = marks.back();
         marks.pop_back();
         continue;
-      case 'q':   // BINPUT
-      case 'r':   // LONG_BINPUT
+      case 'q':     // BINPUT
+      case 'r':     // LONG_BINPUT
       case 0x94: {  // MEMOIZE
         const int n = code == 'q' ? 1 : code == 'r' ? 4 : 0;
         if (!need(n)) return "truncated memo index" + where();
