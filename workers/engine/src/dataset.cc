@@ -36,9 +36,10 @@ torch::Tensor TensorEntry(const c10::Dict<c10::IValue, c10::IValue>& dict, const
 // LibTorch's C++ unpickler (unlike Python's torch.load) takes a tensor's
 // sizes, strides and storage offset from the file without checking them
 // against the storage it read: a crafted file yields a tensor that reads past
-// its buffer (found by tests/fuzz/dataset_fuzzer). Refuse any tensor that does
-// not lie inside its storage, and views larger than their storage (stride 0,
-// overlaps), which contiguous() would blow up from a few bytes of file.
+// its buffer (ASan in tests/fuzz/dataset_fuzzer shows it on the crafted-*
+// corpus files). Refuse any tensor that does not lie inside its storage, and
+// views larger than their storage (stride 0, overlaps), which contiguous()
+// would blow up from a few bytes of file.
 void CheckStorageBounds(const torch::Tensor& t, const char* key) {
   const auto fail = [key](const std::string& why) {
     Invalid(std::string("\"") + key + "\" " + why + "; save a contiguous tensor");

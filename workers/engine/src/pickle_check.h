@@ -11,7 +11,8 @@ namespace prune::engine {
 // LibTorch's unpickler sees the bytes. LibTorch 1.13's C++ unpickler trusts
 // the stream: REDUCE, BUILD, NEWOBJ, BINPERSID or TUPLE2 on an empty stack
 // crash the process (SEGV), and a memo index from the file sizes a table it
-// fills (a 1 KiB file asked for 12 GB). Found by tests/fuzz/dataset_fuzzer.
+// fills (tests/fuzz/dataset_fuzzer found a 1 KiB file that asked for 12 GB;
+// the crashes are reproduced by the crafted-pickle-* files of its corpus).
 //
 // Refuses: an opcode that pops more than the stack holds above the innermost
 // mark, a mark-consuming opcode without a mark, memo indices that are not the
