@@ -17,6 +17,8 @@ packages=(
   libcivetweb-dev civetweb
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # libFuzzer harnesses (tests/fuzz): clang and its fuzzer/ASan runtimes
+  clang libclang-rt-14-dev
   # CLI, JSON, logs, status types
   libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev libssl-dev
   # Python side: reference model training, archive checks, Python client

@@ -9,6 +9,13 @@ build=${PRUNE_BUILD_DIR:-$root/build}
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
 
+# libFuzzer harnesses (clang + ASan, own build dir, a few minutes); skip with
+# PRUNE_SKIP_FUZZ=1. Runs before jemalloc is preloaded: ASan brings its own
+# allocator.
+if [ "${PRUNE_SKIP_FUZZ:-0}" != 1 ]; then
+  "$root/scripts/fuzz.sh"
+fi
+
 # The CPU set-up of DESIGN.md section 3 also makes the engine tests faster.
 export LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2${LD_PRELOAD:+:$LD_PRELOAD}
 cd "$build"

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/proto_conversion.h"
 
@@ -189,6 +190,14 @@ absl::Status ValidateRequestId(const std::string& request_id) {
   if (request_id.size() > kMaxRequestIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "REQUEST_ID_INVALID: request_id must be at most ", kMaxRequestIdBytes, " bytes"));
+  }
+  // The key is stored as text: libpq passes it as a C string, so "a\0b" and
+  // "a\0c" would both become "a" and the second request would meet the first.
+  for (char c : request_id) {
+    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          "REQUEST_ID_INVALID: request_id must not contain control characters");
+    }
   }
   return absl::OkStatus();
 }

@@ -35,7 +35,8 @@ struct ValidatedJobSpec {
 // DISTILLATION_INVALID, DISTILLATION_NEEDS_FINETUNE.
 absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job);
 
-// INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes.
+// INVALID_ARGUMENT "REQUEST_ID_INVALID" when longer than kMaxRequestIdBytes
+// or with a control character (NUL would cut the stored key short).
 absl::Status ValidateRequestId(const std::string& request_id);
 
 }  // namespace prune::server

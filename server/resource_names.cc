@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -41,6 +43,15 @@ absl::StatusOr<std::string> ResolveReference(absl::string_view reference, absl::
   if (reference.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "NAME_REQUIRED: a ", collection, " resource name, id or display name is required"));
+  }
+  // Display names have no control characters and ids are uuids, so such a
+  // reference names nothing. It must not reach the database either: text
+  // parameters travel as C strings, and "abc\0x" would find "abc".
+  for (char c : reference) {
+    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return absl::NotFoundError(absl::StrCat(not_found_reason, ": '", absl::CHexEscape(reference),
+                                              "' does not exist in this tenant"));
+    }
   }
   if (!LooksLikeResourceName(reference)) return std::string(reference);
   absl::StatusOr<ResourceName> parsed = ParseResourceName(reference, collection);

@@ -32,7 +32,8 @@ bool LooksLikeResourceName(absl::string_view name);
 // id or (models, datasets) its display name. Returns the id or display name to
 // look up within `tenant`. A resource name of another tenant is NOT_FOUND with
 // `not_found_reason`, exactly like a resource that does not exist, so tenants
-// cannot probe each other's ids.
+// cannot probe each other's ids. A reference with a control character is
+// NOT_FOUND too (no display name has one).
 absl::StatusOr<std::string> ResolveReference(absl::string_view reference, absl::string_view tenant,
                                              absl::string_view collection,
                                              absl::string_view not_found_reason);

@@ -225,5 +225,13 @@ TEST(JobSpecValidation, RequestIdLength) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/request_validation_fuzzer: a NUL cut the key short in
+// PostgreSQL, so "a\0b" and "a\0c" were the same idempotency key.
+TEST(JobSpecValidation, RequestIdWithoutControlCharacters) {
+  EXPECT_EQ(ValidateRequestId(std::string("a\0b", 3)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateRequestId("a\nb").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ValidateRequestId("retry-7 ok/é").ok());
+}
+
 }  // namespace
 }  // namespace prune::server

@@ -45,5 +45,16 @@ TEST(ResourceNames, ResolveRejectsEmptyAndWrongCollection) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/request_validation_fuzzer: "abc\0x" reached the database
+// as "abc" (text parameters are C strings).
+TEST(ResourceNames, ResolveControlCharactersNameNothing) {
+  for (const std::string bad : {std::string("abc\0x", 5), std::string("tenants/t/models/a\0b", 20),
+                                std::string("my\nmodel")}) {
+    absl::StatusOr<std::string> key = ResolveReference(bad, "t", kModels, "MODEL_NOT_FOUND");
+    EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(key.status().message().substr(0, 16), "MODEL_NOT_FOUND:");
+  }
+}
+
 }  // namespace
 }  // namespace prune::server

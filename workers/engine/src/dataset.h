@@ -25,6 +25,11 @@ struct DatasetSplit {
 // DATASET_INVALID.
 Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_shape);
 
+// The same for the bytes of such a file already in memory (LoadDataset reads
+// the file and calls this; tests/fuzz feeds it directly).
+Dataset LoadDatasetFromBytes(const std::vector<char>& bytes,
+                             const std::vector<int64_t>& input_shape);
+
 DatasetSplit SplitDataset(const Dataset& data);
 
 }  // namespace prune::engine
