@@ -4,9 +4,12 @@
 # Efficiency = speedup / (original MACs / pruned MACs).
 #
 # usage: bench/engine/engine_speedup.sh [BUILD_DIR (default build-engine)] [STRATEGY (uniform)]
+#        [more prune-engine flags, e.g. --round-to 8]
 set -euo pipefail
 BUILD=${1:-build-engine}
 STRATEGY=${2:-uniform}
+EXTRA=("${@:3}")
+LABEL="$STRATEGY${EXTRA[*]:+ ${EXTRA[*]}}"
 PY=${PRUNE_PYTHON:-/usr/bin/python3}
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 WORK=$(mktemp -d)
@@ -26,8 +29,8 @@ for model in resnet18 mobilenet_v2; do
     LD_PRELOAD=$JEMALLOC "$BUILD/prune-engine" prune --model "$WORK/$model.pt" \
       --input-shape 1,3,224,224 --strategy "$STRATEGY" --target flops=0.5 \
       --latency-batch-size "$batch" --latency-runs "$runs" --device cpu \
-      -o "$WORK/$model.pruned.pt" --report "$WORK/$model.$batch.json" 2>/dev/null
-    "$PY" - "$WORK/$model.$batch.json" "$model" "$batch" "$STRATEGY" <<'PY'
+      "${EXTRA[@]}" -o "$WORK/$model.pruned.pt" --report "$WORK/$model.$batch.json" 2>/dev/null
+    "$PY" - "$WORK/$model.$batch.json" "$model" "$batch" "$LABEL" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 red = r["before"]["macs"] / r["after"]["macs"]
