@@ -72,7 +72,7 @@ grpc::Status Stream(prune::v1::PruneService::Stub* stub, const std::string& sha,
   auto writer = stub->UploadDataset(&context, &dataset);
   prune::v1::UploadDatasetRequest request;
   prune::v1::UploadMetadata* metadata = request.mutable_metadata();
-  metadata->set_display_name("load-test");
+  metadata->set_display_name("load-test-" + std::to_string(chunks) + "mib");
   metadata->set_size_bytes(chunks * kMiB);
   metadata->set_sha256(sha);
   bool open = writer->Write(request);
