@@ -105,7 +105,7 @@ grpc::Status PruneServiceImpl::UploadModel(grpc::ServerContext* context,
             return absl::AlreadyExistsError(absl::StrCat("MODEL_ALREADY_EXISTS: a model named '",
                                                          metadata.display_name(), "' exists"));
           }
-          return store_->CheckStorageQuota(tenant, metadata.size_bytes());
+          return store_->CheckStorageQuota(tenant, metadata.size_bytes(), metadata.sha256());
         });
     if (absl::Status s = ReadUpload(context, reader, &session, UploadBytesCounter("model"));
         !s.ok()) {
@@ -174,7 +174,7 @@ grpc::Status PruneServiceImpl::UploadDataset(grpc::ServerContext* context,
             return absl::AlreadyExistsError(absl::StrCat(
                 "DATASET_ALREADY_EXISTS: a dataset named '", metadata.display_name(), "' exists"));
           }
-          return store_->CheckStorageQuota(tenant, metadata.size_bytes());
+          return store_->CheckStorageQuota(tenant, metadata.size_bytes(), metadata.sha256());
         });
     if (absl::Status s = ReadUpload(context, reader, &session, UploadBytesCounter("dataset"));
         !s.ok()) {

@@ -352,21 +352,27 @@ absl::StatusOr<JobRecord> MetadataStore::CreateJob(const std::string& tenant,
   return RepeatedRequest(**first, params, request_id);
 }
 
-absl::StatusOr<int64_t> MetadataStore::StoredBytes(const std::string& tenant) {
+absl::StatusOr<int64_t> MetadataStore::StoredBytes(const std::string& tenant,
+                                                   const std::string& except_staged_sha256) {
   absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();
+  // Staged chunks are whole 1 MiB rows (see BlobWriter), so counting them is
+  // enough and reads no chunk data.
   absl::StatusOr<Result> row = (*conn)->Exec(
       "SELECT (coalesce((SELECT sum(size_bytes) FROM models"
       "                  WHERE tenant = $1 AND deleted_at IS NULL), 0)"
       "      + coalesce((SELECT sum(size_bytes) FROM datasets"
-      "                  WHERE tenant = $1 AND deleted_at IS NULL), 0))::bigint",
-      {tenant});
+      "                  WHERE tenant = $1 AND deleted_at IS NULL), 0)"
+      "      + (SELECT count(*) FROM blob_chunks c JOIN blob_uploads u ON u.id = c.upload_id"
+      "         WHERE u.tenant = $1 AND u.expected_sha256 <> $2) * 1048576)::bigint",
+      {tenant, except_staged_sha256});
   if (!row.ok()) return row.status();
   return row->Int64(0, 0);
 }
 
-absl::Status MetadataStore::CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes) {
-  absl::StatusOr<int64_t> stored = StoredBytes(tenant);
+absl::Status MetadataStore::CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes,
+                                              const std::string& incoming_sha256) {
+  absl::StatusOr<int64_t> stored = StoredBytes(tenant, incoming_sha256);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<ConnectionPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.status();

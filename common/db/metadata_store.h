@@ -53,13 +53,19 @@ class MetadataStore {
   absl::StatusOr<JobRecord> CreateJob(const std::string& tenant, const JobParameters& params,
                                       const std::string& request_id);
   // Bytes the tenant stores: the declared sizes of its live models and
-  // datasets (content shared with other rows is counted each time).
-  absl::StatusOr<int64_t> StoredBytes(const std::string& tenant);
+  // datasets (content shared with other rows is counted each time), plus the
+  // chunks of its uploads still staged (broken ones wait for a resume until
+  // the purge: they must not be a way around the quota). Staged uploads of
+  // `except_staged_sha256` are left out: the upload being resumed is
+  // counted whole as incoming.
+  absl::StatusOr<int64_t> StoredBytes(const std::string& tenant,
+                                      const std::string& except_staged_sha256 = "");
   // RESOURCE_EXHAUSTED ("QUOTA_STORED_BYTES: ...", with the current usage)
   // when StoredBytes + incoming_bytes exceeds the tenant's max_stored_bytes.
   // Checked when an upload starts; concurrent uploads of one tenant may
   // together overshoot by up to one upload each.
-  absl::Status CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes);
+  absl::Status CheckStorageQuota(const std::string& tenant, int64_t incoming_bytes,
+                                 const std::string& incoming_sha256 = "");
 
   absl::StatusOr<JobRecord> GetJob(const std::string& tenant, const std::string& job_id);
   // state filter: nullopt = all; model_id filter: "" = all. Newest first.

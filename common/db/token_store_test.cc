@@ -183,5 +183,29 @@ TEST_F(TokenStoreTest, StorageQuotaCountsLiveModelsAndDatasets) {
   EXPECT_OK(store_->CheckStorageQuota("acme", 11));
 }
 
+// A broken upload's staged chunks count until resumed or purged, except for
+// a resume of that same file, which counts whole as incoming.
+TEST_F(TokenStoreTest, StorageQuotaCountsStagedUploadsButNotTheOneBeingResumed) {
+  TokenStore tokens(pool_.get());
+  const std::string chunk(BlobStore::kBlobChunkBytes, 'x');
+  const std::string sha(64, 'a');  // never verified: the upload is not committed
+  {
+    ASSERT_OK_AND_ASSIGN(writer, blobs_->Begin(3 * BlobStore::kBlobChunkBytes, sha,
+                                               UploadScope{"acme", "dataset", "big"}));
+    ASSERT_OK(writer->Append(chunk + chunk));
+    writer->Suspend();
+  }
+  ASSERT_OK_AND_ASSIGN(stored, store_->StoredBytes("acme"));
+  EXPECT_EQ(stored, 2 * BlobStore::kBlobChunkBytes);
+  ASSERT_OK_AND_ASSIGN(other_tenant, store_->StoredBytes("globex"));
+  EXPECT_EQ(other_tenant, 0);
+  QuotaUpdate update;
+  update.max_stored_bytes = std::optional<int64_t>(3 * BlobStore::kBlobChunkBytes);
+  ASSERT_OK(tokens.SetQuota("acme", update).status());
+  EXPECT_EQ(store_->CheckStorageQuota("acme", 2 * BlobStore::kBlobChunkBytes).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_OK(store_->CheckStorageQuota("acme", 3 * BlobStore::kBlobChunkBytes, sha));
+}
+
 }  // namespace
 }  // namespace prune::db::testing
