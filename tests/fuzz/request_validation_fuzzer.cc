@@ -191,11 +191,12 @@ void FuzzUploadStream(UploadKind kind, const uint8_t* data, size_t size) {
   int begins = 0;
   UploadSession session(
       kind, kFuzzMaxUploadBytes,
-      [&](int64_t size_bytes,
-          const std::string& sha256) -> absl::StatusOr<std::unique_ptr<db::BlobWriter>> {
+      [&](const v1::UploadMetadata& metadata)
+          -> absl::StatusOr<std::unique_ptr<db::BlobWriter>> {
         ++begins;
+        const int64_t size_bytes = metadata.size_bytes();
         FUZZ_CHECK(size_bytes > 0 && size_bytes <= kFuzzMaxUploadBytes);
-        FUZZ_CHECK(sha256.size() == 64);
+        FUZZ_CHECK(metadata.sha256().size() == 64);
         auto w = std::make_unique<FakeBlobWriter>(size_bytes, &stored);
         writer = w.get();
         return w;

@@ -36,13 +36,25 @@ Status AnalyzeModelFile(const std::string& model_path, const std::vector<int64_t
     KeepCounts full = FullKeepCounts(analysis);
     ModelCost cost = ComputeCost(analysis, full);
 
-    // MACs of the layers reading or writing each group.
+    // MACs of the layers reading or writing each group. A layer fed by a
+    // concatenation (DenseNet, Inception) reads several groups: each gets
+    // the share of its channels, since the layer's MACs scale with them.
     std::vector<int64_t> group_macs(analysis.groups.size(), 0);
+    const auto add_parts = [&group_macs](const std::vector<ChannelPart>& parts, int64_t macs) {
+      int64_t channels = 0;
+      for (const ChannelPart& part : parts) channels += part.channels;
+      if (channels <= 0) return;
+      for (const ChannelPart& part : parts) {
+        if (part.group >= 0) group_macs[part.group] += macs * part.channels / channels;
+      }
+    };
     for (size_t i = 0; i < analysis.layers.size(); ++i) {
       const Layer& l = analysis.layers[i];
-      if (l.out_group >= 0) group_macs[l.out_group] += cost.layers[i].macs;
-      if (l.in_group >= 0 && l.in_group != l.out_group)
-        group_macs[l.in_group] += cost.layers[i].macs;
+      const int64_t macs = cost.layers[i].macs;
+      if (l.out_group >= 0) group_macs[l.out_group] += macs;
+      if (l.in_group >= 0 && l.in_group != l.out_group) group_macs[l.in_group] += macs;
+      add_parts(l.in_parts, macs);
+      if (l.out_group < 0) add_parts(l.out_parts, macs);
     }
 
     JsonWriter json;
