@@ -52,6 +52,7 @@ absl::StatusOr<prune::v1::CreateJobRequest> BuildCreateRequest(const JobCreateAr
   }
   job.mutable_search()->set_max_evaluations(args.max_evaluations);
   job.mutable_search()->set_max_seconds(args.search_seconds);
+  job.mutable_search()->set_accuracy_floor(args.accuracy_floor);
   if (args.time_limit_seconds < 0) {
     return absl::InvalidArgumentError("--time-limit must not be negative");
   }
@@ -337,6 +338,9 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
                      "Search budget in candidate evaluations (0: strategy default)");
   create->add_option("--search-seconds", create_args->search_seconds,
                      "Search budget in wall-clock seconds (0: no limit)");
+  create->add_option("--accuracy-floor", create_args->accuracy_floor,
+                     "Search strategies: the smallest model within the target that keeps this "
+                     "top-1 accuracy before fine-tuning, e.g. 0.85 (default 0: none)");
   create->add_option("--time-limit", create_args->time_limit_seconds,
                      "Wall-clock limit of one attempt in seconds (0: server default, 24 h)");
   create->add_option("--round-to", create_args->round_to,

@@ -29,6 +29,7 @@ struct JobCreateArgs {
   std::string normalization;
   double distill_alpha = 0;
   double distill_temperature = 0;
+  double accuracy_floor = 0;
   // Empty: a fresh random UUID for this invocation.
   std::string request_id;
   bool wait = false;

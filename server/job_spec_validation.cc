@@ -141,6 +141,14 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
   }
   params.search_max_evaluations = max_evaluations;
   params.search_seconds = max_seconds;
+  const double floor = job.search().accuracy_floor();
+  if (!std::isfinite(floor) || floor < 0.0 || floor >= 1.0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SEARCH_BUDGET_INVALID: search.accuracy_floor is a top-1 accuracy in [0, 1) (0: none), "
+        "got ",
+        floor));
+  }
+  params.accuracy_floor = floor;
 
   const int64_t time_limit = job.time_limit_seconds();
   if (time_limit < 0 || time_limit > kMaxJobTimeLimitSeconds) {

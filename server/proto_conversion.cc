@@ -68,6 +68,7 @@ v1::Job ToProto(const db::JobRecord& record) {
   job.set_importance(p.importance);
   job.mutable_search()->set_max_evaluations(p.search_max_evaluations);
   job.mutable_search()->set_max_seconds(p.search_seconds);
+  job.mutable_search()->set_accuracy_floor(p.accuracy_floor);
   job.set_time_limit_seconds(p.time_limit_seconds);
   job.mutable_finetune()->set_distillation_alpha(p.distillation_alpha);
   job.mutable_finetune()->set_distillation_temperature(p.distillation_temperature);

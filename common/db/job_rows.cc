@@ -114,6 +114,7 @@ std::string EncodeJobSpec(const JobParameters& p) {
       {"normalization", p.normalization},
       {"distillation_alpha", p.distillation_alpha},
       {"distillation_temperature", p.distillation_temperature},
+      {"accuracy_floor", p.accuracy_floor},
   };
   return spec.dump();
 }
@@ -142,6 +143,7 @@ JobParameters DecodeJobSpec(const std::string& json) {
   p.normalization = spec.value("normalization", p.normalization);
   p.distillation_alpha = spec.value("distillation_alpha", p.distillation_alpha);
   p.distillation_temperature = spec.value("distillation_temperature", p.distillation_temperature);
+  p.accuracy_floor = spec.value("accuracy_floor", p.accuracy_floor);
   return p;
 }
 
@@ -155,7 +157,8 @@ bool SameJobParameters(const JobParameters& a, const JobParameters& b) {
          a.round_to == b.round_to && a.min_channels == b.min_channels &&
          a.group_reduction == b.group_reduction && a.normalization == b.normalization &&
          a.distillation_alpha == b.distillation_alpha &&
-         a.distillation_temperature == b.distillation_temperature;
+         a.distillation_temperature == b.distillation_temperature &&
+         a.accuracy_floor == b.accuracy_floor;
 }
 
 bool LooksLikeUuid(const std::string& text) {

@@ -59,6 +59,7 @@ struct JobParameters {
   std::string normalization = "mean";
   double distillation_alpha = 0.0;        // 0: no knowledge distillation
   double distillation_temperature = 4.0;
+  double accuracy_floor = 0.0;  // search strategies; 0: none
 };
 
 struct JobRecord {

@@ -110,6 +110,15 @@ TEST(JobSpecValidation, ImportanceAndSearchBudget) {
   v1::Job budget = ValidJob();
   budget.mutable_search()->set_max_evaluations(-1);
   ExpectReason(budget, "SEARCH_BUDGET_INVALID");
+  v1::Job floor = ValidJob();
+  floor.mutable_search()->set_accuracy_floor(0.9);
+  absl::StatusOr<ValidatedJobSpec> floored = ValidateJobSpec(floor);
+  ASSERT_TRUE(floored.ok()) << floored.status();
+  EXPECT_EQ(floored->params.accuracy_floor, 0.9);
+  floor.mutable_search()->set_accuracy_floor(1.5);
+  ExpectReason(floor, "SEARCH_BUDGET_INVALID");
+  floor.mutable_search()->set_accuracy_floor(std::nan(""));
+  ExpectReason(floor, "SEARCH_BUDGET_INVALID");
 }
 
 TEST(JobSpecValidation, TimeLimit) {

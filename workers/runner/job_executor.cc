@@ -187,6 +187,7 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
   spec.normalization = params.normalization;
   spec.kd_alpha = params.distillation_alpha;
   spec.kd_temperature = params.distillation_temperature;
+  spec.accuracy_floor = params.accuracy_floor;
   return spec;
 }
 

@@ -106,6 +106,7 @@ class JobExecutorTest : public DbTest {
     params.normalization = "none";
     params.distillation_alpha = 0.3;
     params.distillation_temperature = 2.0;
+    params.accuracy_floor = 0.85;
     auto job = store_->CreateJob("acme", params, "");
     EXPECT_TRUE(job.ok()) << job.status();
     auto claimed = queue_->Claim("worker-a", absl::Seconds(30), absl::Now());
@@ -140,6 +141,7 @@ TEST_F(JobExecutorTest, SuccessStoresArtifactsAndReport) {
   EXPECT_EQ(runner.seen_spec.normalization, "none");
   EXPECT_EQ(runner.seen_spec.kd_alpha, 0.3);
   EXPECT_EQ(runner.seen_spec.kd_temperature, 2.0);
+  EXPECT_EQ(runner.seen_spec.accuracy_floor, 0.85);
   EXPECT_FALSE(runner.model_bytes_read.empty());
   auto artifact = store_->GetArtifact("acme", job.id, db::ArtifactKind::kPrunedModel);
   ASSERT_TRUE(artifact.ok()) << artifact.status();

@@ -1,7 +1,9 @@
 // AutoSlim-style greedy slimming: starting from the full model, every round
 // tries removing one step (step_fraction of its channels) from each decision
 // unit, keeps the reduction that costs the least score per unit of cost saved,
-// and stops once the target is met.
+// and stops once the target is met. With an accuracy floor it slims on past
+// the target while the best reduction still keeps the floor: the smallest
+// model that holds it.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -23,7 +25,7 @@ class AutoSlimStrategy : public Strategy {
     if (!has_baseline_) {
       current_score_ = context.Evaluate(current_);
       has_baseline_ = true;
-      done_ = context.Feasible(current_);
+      done_ = context.Feasible(current_) && !SlimsPastTarget(context);
       return;
     }
     if (round_units_.empty()) {
@@ -58,12 +60,16 @@ class AutoSlimStrategy : public Strategy {
       done_ = true;
       return;
     }
+    if (context.Feasible(current_) && round_scores_[best] < context.options().accuracy_floor) {
+      done_ = true;  // past the target, and one more step would break the floor
+      return;
+    }
     current_ = Shrunk(context.units()[round_units_[best]]);
     current_score_ = round_scores_[best];
     round_units_.clear();
     round_scores_.clear();
     ++rounds_;
-    done_ = context.Feasible(current_);
+    done_ = context.Feasible(current_) && !SlimsPastTarget(context);
   }
 
   std::string Describe() const override {
@@ -92,6 +98,10 @@ class AutoSlimStrategy : public Strategy {
   }
 
  private:
+  bool SlimsPastTarget(const SearchContext& context) const {
+    return context.options().accuracy_floor > 0 && current_score_ >= context.options().accuracy_floor;
+  }
+
   KeepCounts Shrunk(const Unit& unit) const {
     KeepCounts k = current_;
     auto step =

@@ -226,10 +226,21 @@ double Search::Evaluate(const KeepCounts& keep) {
   c.feasible = Feasible(keep);
   index_[keep] = candidates_.size();
   candidates_.push_back(c);
-  if (c.feasible && (best_ < 0 || c.score > candidates_[best_].score)) {
+  if (c.feasible && (best_ < 0 || BetterCandidate(c, candidates_[best_], options_))) {
     best_ = static_cast<int>(candidates_.size()) - 1;
   }
   return c.score;
+}
+
+bool BetterCandidate(const Candidate& a, const Candidate& b, const SearchOptions& options) {
+  const double floor = options.accuracy_floor;
+  if (floor <= 0) return a.score > b.score;
+  const bool a_keeps = a.score >= floor, b_keeps = b.score >= floor;
+  if (a_keeps != b_keeps) return a_keeps;
+  if (!a_keeps) return a.score > b.score;
+  const int64_t a_cost = options.target_kind == "params" ? a.params : a.macs;
+  const int64_t b_cost = options.target_kind == "params" ? b.params : b.macs;
+  return a_cost < b_cost || (a_cost == b_cost && a.score > b.score);
 }
 
 std::string Search::ProgressMessage() const {

@@ -73,7 +73,10 @@ struct SearchOptions {
   std::string strategy;               // "amc", "metapruning", "autoslim"
   std::string target_kind = "flops";  // "flops" (MACs) or "params"
   double target_ratio = 0.5;          // hard constraint: cost <= ratio * original
-  double accuracy_floor = 0.0;        // 0: none; reported as floor_met
+  // 0: none. Otherwise the search looks for the smallest feasible model
+  // whose score keeps the floor (see BetterCandidate; AutoSlim slims on past
+  // the target while it holds); reported as floor_met.
+  double accuracy_floor = 0.0;
   int max_evaluations = 0;            // 0: strategy default (see DefaultMaxEvaluations)
   double max_seconds = 0.0;           // 0: no wall-time limit
   uint64_t seed = 0;
@@ -118,6 +121,12 @@ struct Unit {
 std::vector<Unit> DecisionUnits(const ModelAnalysis& analysis);
 
 // Everything a strategy may use while stepping.
+// Which of two evaluated candidates is the search's answer. Without a floor:
+// the feasible one with the higher score. With one: a feasible candidate at
+// or above the floor beats any below it; among those above, the cheaper
+// (then the higher score) wins; among those below, the higher score.
+bool BetterCandidate(const Candidate& a, const Candidate& b, const SearchOptions& options);
+
 class SearchContext {
  public:
   virtual ~SearchContext() = default;

@@ -198,6 +198,42 @@ TEST_P(Strategies, CancelStopsWithinOneEvaluation) {
 
 INSTANTIATE_TEST_SUITE_P(Search, Strategies, ::testing::Values("autoslim", "amc", "metapruning"));
 
+int64_t Macs(const KeepCounts& keep) { return ComputeCost(Residual().analysis, keep).macs; }
+
+// With a floor the answer is the cheapest feasible candidate that keeps it.
+TEST_P(Strategies, AccuracyFloorChoosesTheCheapestCandidateThatKeepsIt) {
+  SearchOptions plain = SmallOptions(GetParam());
+  const SearchResult without = RunOnce(plain);
+  SearchOptions floored = plain;
+  floored.accuracy_floor = without.best.score - 0.05;
+  const SearchResult with = RunOnce(floored);
+  EXPECT_TRUE(with.floor_met);
+  EXPECT_GE(with.best.score, floored.accuracy_floor);
+  EXPECT_TRUE(with.best.feasible);
+  EXPECT_LE(with.best.macs, without.best.macs);
+  for (const Candidate& c : with.candidates) {
+    if (c.feasible && c.score >= floored.accuracy_floor) EXPECT_GE(c.macs, with.best.macs);
+  }
+  // An unreachable floor: reported, and the best score is kept instead.
+  floored.accuracy_floor = 0.9999;
+  const SearchResult unreachable = RunOnce(floored);
+  EXPECT_FALSE(unreachable.floor_met);
+  for (const Candidate& c : unreachable.candidates) {
+    if (c.feasible) EXPECT_LE(c.score, unreachable.best.score);
+  }
+}
+
+// AutoSlim keeps slimming past the target while the floor holds.
+TEST(Search, AutoSlimWithAFloorGoesBelowTheTarget) {
+  SearchOptions o = SmallOptions("autoslim");
+  o.max_evaluations = 2000;
+  const SearchResult at_target = RunOnce(o);
+  o.accuracy_floor = at_target.best.score - 0.05;
+  const SearchResult slimmer = RunOnce(o);
+  EXPECT_LT(Macs(slimmer.keep), Macs(at_target.keep));
+  EXPECT_GE(slimmer.best.score, o.accuracy_floor);
+}
+
 TEST(Search, RejectsForeignCheckpoint) {
   SearchOptions o = SmallOptions("amc");
   SyntheticScorer scorer(Residual().analysis);
