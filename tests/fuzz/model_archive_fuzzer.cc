@@ -16,13 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "server/model_archive_check.h"
 
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 

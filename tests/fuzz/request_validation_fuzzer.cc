@@ -36,13 +36,7 @@
 #include "server/resource_names.h"
 #include "server/upload_handler.h"
 
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 namespace prune::server {
 namespace {
