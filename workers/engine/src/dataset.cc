@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "engine_error.h"
+#include "archive_entry_sizes.h"
 #include "pickle_check.h"
 
 namespace prune::engine {
@@ -137,6 +138,10 @@ Dataset LoadDataset(const std::string& path, const std::vector<int64_t>& input_s
 
 Dataset LoadDatasetFromBytes(const std::vector<char>& bytes,
                              const std::vector<int64_t>& input_shape) {
+  // LibTorch allocates every record at the size its zip entry declares.
+  if (std::string why = CheckArchiveEntrySizes(bytes.data(), bytes.size()); !why.empty()) {
+    Invalid("not a torch.save file: " + why);
+  }
   c10::IValue loaded;
   std::map<const void*, size_t> record_bytes;
   try {
