@@ -22,14 +22,14 @@ torch::Tensor ForwardTensor(torch::jit::Module& module, const torch::Tensor& x) 
   return out.toTensor();
 }
 
-}  // namespace
-
-double Top1Accuracy(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
-                    const torch::Device& device, const CancelToken& cancel) {
+// Runs `module` in eval mode over `data` in batches and hands each batch's
+// logits and labels to `on_batch`, after checking the labels fit the classes.
+template <typename OnBatch>
+void ForEachBatch(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
+                  const torch::Device& device, const CancelToken& cancel, OnBatch on_batch) {
   torch::NoGradGuard no_grad;
   module.eval();
   int64_t n = data.inputs.size(0);
-  int64_t correct = 0;
   for (int64_t start = 0; start < n; start += batch_size) {
     ThrowIfCancelled(cancel);
     int64_t end = std::min(n, start + batch_size);
@@ -39,33 +39,36 @@ double Top1Accuracy(torch::jit::Module& module, const Dataset& data, int64_t bat
       throw EngineError("DATASET_INVALID", "targets exceed the model's " +
                                                std::to_string(logits.size(-1)) + " classes");
     }
-    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    on_batch(logits, labels);
   }
+}
+
+}  // namespace
+
+double Top1Accuracy(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
+                    const torch::Device& device, const CancelToken& cancel) {
+  int64_t correct = 0;
+  ForEachBatch(module, data, batch_size, device, cancel,
+               [&](const torch::Tensor& logits, const torch::Tensor& labels) {
+                 correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+               });
+  const int64_t n = data.inputs.size(0);
   return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
 }
 
 Accuracy TopKAccuracy(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
                       const torch::Device& device, const CancelToken& cancel) {
-  torch::NoGradGuard no_grad;
-  module.eval();
-  int64_t n = data.inputs.size(0);
   int64_t correct1 = 0;
   int64_t correct5 = 0;
-  for (int64_t start = 0; start < n; start += batch_size) {
-    ThrowIfCancelled(cancel);
-    int64_t end = std::min(n, start + batch_size);
-    torch::Tensor logits = ForwardTensor(module, data.inputs.slice(0, start, end).to(device));
-    torch::Tensor labels = data.targets.slice(0, start, end).to(device);
-    if (logits.dim() != 2 || labels.max().item<int64_t>() >= logits.size(1)) {
-      throw EngineError("DATASET_INVALID", "targets exceed the model's " +
-                                               std::to_string(logits.size(-1)) + " classes");
-    }
-    correct1 += logits.argmax(1).eq(labels).sum().item<int64_t>();
-    int64_t k = std::min<int64_t>(5, logits.size(1));
-    torch::Tensor top = std::get<1>(logits.topk(k, 1));
-    correct5 += top.eq(labels.unsqueeze(1)).any(1).sum().item<int64_t>();
-  }
+  ForEachBatch(module, data, batch_size, device, cancel,
+               [&](const torch::Tensor& logits, const torch::Tensor& labels) {
+                 correct1 += logits.argmax(1).eq(labels).sum().item<int64_t>();
+                 int64_t k = std::min<int64_t>(5, logits.size(1));
+                 torch::Tensor top = std::get<1>(logits.topk(k, 1));
+                 correct5 += top.eq(labels.unsqueeze(1)).any(1).sum().item<int64_t>();
+               });
   Accuracy a;
+  const int64_t n = data.inputs.size(0);
   if (n) {
     a.top1 = static_cast<double>(correct1) / static_cast<double>(n);
     a.top5 = static_cast<double>(correct5) / static_cast<double>(n);
