@@ -9,6 +9,7 @@
 #include <map>
 #include <tuple>
 
+#include "channel_constants.h"
 #include "engine_error.h"
 #include "importance.h"
 
@@ -161,6 +162,7 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
     auto original = SubmoduleAt(module, path).attr("weight").toTensor();
     if (w.size(0) != original.size(0)) MakeConvGroupsDynamic(conv);
   }
+  RefreshChannelConstants(pruned, analysis.depthwise_convs);
   return pruned;
 }
 

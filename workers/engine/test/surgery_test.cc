@@ -66,6 +66,7 @@ TEST_P(UniformPrune, ReachesFlopsTargetAndStaysUsable) {
   EXPECT_TRUE(torch::equal(Forward(reloaded, x), Forward(pruned, x)));
   std::string out;
   int rc = RunPython(
+      std::string(testing::kPythonChannelCountCheck) +
       "import torch\n"
       "m = torch.jit.load('" +
           path +
@@ -75,6 +76,8 @@ TEST_P(UniformPrune, ReachesFlopsTargetAndStaysUsable) {
           "assert tuple(y.shape) == (3, 10), y.shape\n"
           "names = [n for n, _ in m.named_parameters()]\n"
           "assert 'conv1.weight' in names and 'fc.weight' in names, names\n"
+          "assert check_channel_counts(m) >= 3\n"
+          "assert m.conv1.out_channels == m.conv1.weight.shape[0] < 16\n"
           "print('ok')\n",
       &out);
   EXPECT_EQ(rc, 0) << out;

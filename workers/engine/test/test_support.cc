@@ -41,4 +41,25 @@ torch::jit::Module LoadTestModel(const std::string& name) {
   return module;
 }
 
+const char kPythonChannelCountCheck[] = R"(
+def check_channel_counts(module):
+    checked = 0
+    for name, m in module.named_modules():
+        w = getattr(m, "weight", None) if hasattr(m, "weight") else None
+        if hasattr(m, "out_channels") and hasattr(m, "groups") and w is not None:
+            if getattr(m, "transposed", False):
+                got = (w.shape[0], w.shape[1] * m.groups)
+            else:
+                got = (w.shape[1] * m.groups, w.shape[0])
+            assert (m.in_channels, m.out_channels) == got, (name, m.in_channels, m.out_channels, m.groups, tuple(w.shape))
+            checked += 1
+        elif hasattr(m, "in_features") and w is not None:
+            assert (m.in_features, m.out_features) == (w.shape[1], w.shape[0]), (name, m.in_features, m.out_features, tuple(w.shape))
+            checked += 1
+        elif hasattr(m, "num_features") and getattr(m, "running_mean", None) is not None:
+            assert m.num_features == m.running_mean.shape[0], (name, m.num_features, tuple(m.running_mean.shape))
+            checked += 1
+    return checked
+)";
+
 }  // namespace prune::engine::testing

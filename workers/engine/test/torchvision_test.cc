@@ -90,6 +90,7 @@ TEST_P(TorchvisionSweep, PrunesToHalfMacsAndLoadsInPython) {
 
   // One Python process: stock torch.jit.load, forward, shapes, backward.
   std::string code =
+      std::string(testing::kPythonChannelCountCheck) +
       "import torch\n"
       "x = torch.randn(2, 3, " + std::to_string(c.size) + ", " + std::to_string(c.size) + ")\n"
       "ref = torch.jit.load('" + TvPath(c.name + ".pt") + "').eval()\n"
@@ -99,6 +100,7 @@ TEST_P(TorchvisionSweep, PrunesToHalfMacsAndLoadsInPython) {
     code += "m = torch.jit.load('" + path + "').eval()\n"
             "y = first(m(x))\n"
             "assert y.shape == want, (y.shape, want)\n"
+            "assert check_channel_counts(m) > 0\n"
             "m.train()\n"
             "first(m(x)).square().mean().backward()\n"
             "assert all(p.grad is not None for p in m.parameters() if p.requires_grad)\n";
