@@ -5,13 +5,18 @@
 #
 # usage: bench/engine/engine_speedup.sh [BUILD_DIR (default build-engine)] [STRATEGY (uniform)]
 #        [more prune-engine flags, e.g. --round-to 8]
+# environment: PRUNE_BENCH_DEVICE (cpu; or cuda), PRUNE_BENCH_BATCHES ("32 1"),
+#              PRUNE_PYTHON (/usr/bin/python3)
 set -euo pipefail
 BUILD=${1:-build-engine}
 STRATEGY=${2:-uniform}
 EXTRA=("${@:3}")
+DEVICE=${PRUNE_BENCH_DEVICE:-cpu}
+BATCHES=${PRUNE_BENCH_BATCHES:-32 1}
 LABEL="$STRATEGY${EXTRA[*]:+ ${EXTRA[*]}}"
 PY=${PRUNE_PYTHON:-/usr/bin/python3}
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+PRELOAD=$([ -f "$JEMALLOC" ] && echo "$JEMALLOC" || true)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 "$PY" - "$WORK" <<'PY'
@@ -21,21 +26,21 @@ for name in ("resnet18", "mobilenet_v2"):
     m = getattr(torchvision.models, name)(num_classes=1000).eval()
     torch.jit.script(m).save(f"{sys.argv[1]}/{name}.pt")
 PY
-printf "| model | strategy | batch | MACs ratio | latency before (ms) | latency after (ms) | speedup | speedup / MACs reduction |\n"
-printf "|---|---|---|---|---|---|---|---|\n"
+printf "| model | strategy | device | batch | MACs ratio | latency before (ms) | latency after (ms) | speedup | speedup / MACs reduction |\n"
+printf "|---|---|---|---|---|---|---|---|---|\n"
 for model in resnet18 mobilenet_v2; do
-  for batch in 32 1; do
+  for batch in $BATCHES; do
     runs=$([ "$batch" = 1 ] && echo 50 || echo 10)
-    LD_PRELOAD=$JEMALLOC "$BUILD/prune-engine" prune --model "$WORK/$model.pt" \
+    LD_PRELOAD=$PRELOAD "$BUILD/prune-engine" prune --model "$WORK/$model.pt" \
       --input-shape 1,3,224,224 --strategy "$STRATEGY" --target flops=0.5 \
-      --latency-batch-size "$batch" --latency-runs "$runs" --device cpu \
+      --latency-batch-size "$batch" --latency-runs "$runs" --device "$DEVICE" \
       "${EXTRA[@]}" -o "$WORK/$model.pruned.pt" --report "$WORK/$model.$batch.json" 2>/dev/null
-    "$PY" - "$WORK/$model.$batch.json" "$model" "$batch" "$LABEL" <<'PY'
+    "$PY" - "$WORK/$model.$batch.json" "$model" "$batch" "$LABEL" "$DEVICE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 red = r["before"]["macs"] / r["after"]["macs"]
 s = r["latency_speedup"]
-print(f"| {sys.argv[2]} | {sys.argv[4]} | {sys.argv[3]} | {r['macs_ratio']:.3f} | "
+print(f"| {sys.argv[2]} | {sys.argv[4]} | {sys.argv[5]} | {sys.argv[3]} | {r['macs_ratio']:.3f} | "
       f"{r['before']['latency_ms']:.1f} | {r['after']['latency_ms']:.1f} | {s:.2f}x | {s / red:.2f} |")
 PY
   done

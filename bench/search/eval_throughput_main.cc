@@ -1,6 +1,7 @@
 // Candidate-evaluation throughput of the search scorer vs plain inference.
 //
 //   prune-search-eval-bench MODEL.pt DATASET.pt [batch=64] [calib_batches=5] [eval_samples=500]
+//                           [device=cpu|cuda]
 //
 // For uniform candidates at 100%, 50% and 25% MACs: images/s of
 // InheritedWeightScorer::Score (weight inheritance + BN recalibration on
@@ -25,9 +26,11 @@ using namespace prune::engine;
 
 namespace {
 
-double Seconds(const std::function<void()>& fn, int repeats) {
+double Seconds(const std::function<void()>& fn, int repeats, const torch::Device& device) {
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < repeats; ++i) fn();
+  // CUDA kernels run asynchronously: count them in the time they belong to.
+  if (device.is_cuda()) torch::cuda::synchronize();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
 }
 
@@ -35,13 +38,15 @@ double Seconds(const std::function<void()>& fn, int repeats) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MODEL DATASET [batch] [calib_batches] [eval_samples]\n",
+    std::fprintf(stderr,
+                 "usage: %s MODEL DATASET [batch] [calib_batches] [eval_samples] [device]\n",
                  argv[0]);
     return 2;
   }
   const int64_t batch = argc > 3 ? std::stoll(argv[3]) : 64;
   const int64_t calib_batches = argc > 4 ? std::stoll(argv[4]) : 5;
   const int64_t eval_samples = argc > 5 ? std::stoll(argv[5]) : 500;
+  const torch::Device device(argc > 6 ? argv[6] : "cpu");
   const int repeats = 7;
   torch::jit::Module model = torch::jit::load(argv[1]);
   model.eval();
@@ -55,13 +60,13 @@ int main(int argc, char** argv) {
   search::ScorerOptions options;
   options.batch_size = batch;
   options.calibration_batches = calib_batches;
-  search::InheritedWeightScorer scorer(model, analysis, calib, held, options, torch::kCPU);
+  search::InheritedWeightScorer scorer(model, analysis, calib, held, options, device);
   options.plain_executor = false;  // for comparison: profiling executor re-specialising
-  search::InheritedWeightScorer profiled(model, analysis, calib, held, options, torch::kCPU);
+  search::InheritedWeightScorer profiled(model, analysis, calib, held, options, device);
   CancelToken cancel;
   const double images = static_cast<double>(scorer.ImagesPerScore());
-  std::printf("threads %d batch %lld images/candidate %.0f (calib %lld + eval %lld)\n",
-              torch::get_num_threads(), static_cast<long long>(batch), images,
+  std::printf("device %s threads %d batch %lld images/candidate %.0f (calib %lld + eval %lld)\n",
+              device.str().c_str(), torch::get_num_threads(), static_cast<long long>(batch), images,
               static_cast<long long>(calib_batches * batch), static_cast<long long>(eval_samples));
   for (double ratio : {1.0, 0.5, 0.25}) {
     KeepCounts keep =
@@ -70,7 +75,10 @@ int main(int argc, char** argv) {
     torch::jit::Module pruned =
         ApplyPlan(model, analysis, SelectChannels(model, analysis, keep, "l1"));
     pruned.eval();
-    Dataset all{torch::cat({calib.inputs, held.inputs}), torch::cat({calib.targets, held.targets})};
+    pruned.to(device);
+    // The scorer keeps its images on the device; so does plain inference.
+    Dataset all{torch::cat({calib.inputs, held.inputs}).to(device),
+                torch::cat({calib.targets, held.targets}).to(device)};
     auto plain = [&] {
       torch::NoGradGuard no_grad;
       for (int64_t s = 0; s < all.inputs.size(0); s += batch) {
@@ -87,9 +95,9 @@ int main(int argc, char** argv) {
     double score = 0;
     profiled.Score(keep, cancel);
     for (int r = 0; r < repeats; ++r) {
-      t_plain = std::min(t_plain, Seconds(plain, 1));
-      t_score = std::min(t_score, Seconds([&] { score = scorer.Score(keep, cancel); }, 1));
-      t_profiled = std::min(t_profiled, Seconds([&] { profiled.Score(keep, cancel); }, 1));
+      t_plain = std::min(t_plain, Seconds(plain, 1, device));
+      t_score = std::min(t_score, Seconds([&] { score = scorer.Score(keep, cancel); }, 1, device));
+      t_profiled = std::min(t_profiled, Seconds([&] { profiled.Score(keep, cancel); }, 1, device));
     }
     std::printf(
         "macs_ratio %.3f  plain %.0f img/s  candidate-eval %.0f img/s  ratio %.2f  "

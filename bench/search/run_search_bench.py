@@ -4,7 +4,8 @@
     /usr/bin/python3 bench/search/run_search_bench.py --engine BUILD/prune-engine \
         [--eval-bench BUILD/prune-search-eval-bench] [--arch resnet] [--targets 0.5,0.25] \
         [--strategies uniform,global,amc,metapruning,autoslim] [--train 4000] [--test 1000] \
-        [--max-evaluations 40] [--out-dir .cache/search-bench] [--markdown OUT.md]
+        [--max-evaluations 40] [--out-dir .cache/search-bench] [--markdown OUT.md] \
+        [--device cpu|cuda] [--ref-dir DIR]
 
 Needs bench/train_reference.py's outputs (.cache/reference[-ARCH]/model.pt, train.pt,
 test.pt). Builds a dataset file of the first TRAIN training images followed by the
@@ -51,7 +52,7 @@ def run_engine(args, model, dataset, strategy, target, finetune, out_dir):
     report = os.path.join(out_dir, tag + ".json")
     cmd = [args.engine, "search", "--strategy", strategy, "--model", model,
            "--input-shape", "1,1,28,28", "--dataset", dataset, "--target", f"flops={target}",
-           "--seed", str(args.seed), "--device", "cpu", "--batch-size", "64",
+           "--seed", str(args.seed), "--device", args.device, "--batch-size", "64",
            "--calibration-batches", "10", "--latency-batch-size", "0",
            "--finetune-epochs", "1" if finetune else "0", "--lr", "0.01",
            "-o", os.path.join(out_dir, tag + ".pt"), "--report", report]
@@ -101,10 +102,13 @@ def main():
     ap.add_argument("--no-finetune", action="store_true")
     ap.add_argument("--out-dir", default=os.path.join(REPO, ".cache", "search-bench"))
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (engine and eval bench)")
+    ap.add_argument("--ref-dir", default=None,
+                    help="train_reference.py output (default .cache/reference[-ARCH])")
     args = ap.parse_args()
 
-    ref = os.path.join(REPO, ".cache", "reference" if args.arch == "resnet"
-                       else f"reference-{args.arch}")
+    ref = args.ref_dir or os.path.join(REPO, ".cache", "reference" if args.arch == "resnet"
+                                       else f"reference-{args.arch}")
     model = os.path.join(ref, "model.pt")
     if not os.path.exists(model):
         sys.exit(f"{model} missing: run /usr/bin/python3 bench/train_reference.py "
@@ -117,7 +121,7 @@ def main():
     out = lambda s: (print(s, flush=True), lines.append(s))  # noqa: E731
     out(f"Date: {datetime.datetime.now().isoformat(timespec='minutes')}; machine: "
         f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores (shared), "
-        f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')}")
+        f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')}, device {args.device}")
     out(f"Command: {' '.join(sys.argv)}")
     out(f"Model: {args.arch} reference ({model}); dataset: first {args.train} training + first "
         f"{args.test} test images (engine split: {int(0.8 * (args.train + args.test))} "
@@ -154,7 +158,8 @@ def main():
         out("")
         proc = subprocess.run([args.eval_bench, model, dataset, "64",
                                str(args.search_calibration_batches),
-                               str(args.search_eval_samples)], capture_output=True, text=True)
+                               str(args.search_eval_samples), args.device],
+                              capture_output=True, text=True)
         out("```")
         for line in (proc.stdout + proc.stderr).strip().splitlines():
             out(line)
