@@ -4,13 +4,12 @@
 // SERVING), since a restart does not bring the database back.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include "absl/time/time.h"
 #include "common/db/connection_pool.h"
+#include "common/thread/periodic_thread.h"
 
 namespace prune::server {
 
@@ -21,22 +20,20 @@ class DatabaseHealthMonitor {
   // changes; the first result is always reported. The pool must outlive it.
   DatabaseHealthMonitor(db::ConnectionPool* pool, absl::Duration interval,
                         std::function<void(bool reachable)> on_change);
-  ~DatabaseHealthMonitor();  // stops the thread
+  ~DatabaseHealthMonitor() = default;  // stops the thread
 
   DatabaseHealthMonitor(const DatabaseHealthMonitor&) = delete;
   DatabaseHealthMonitor& operator=(const DatabaseHealthMonitor&) = delete;
 
  private:
   bool Probe();
-  void Loop();
+  void CheckOnce();
 
   db::ConnectionPool* pool_;
   absl::Duration interval_;
   std::function<void(bool)> on_change_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::optional<bool> last_;  // the thread's alone
+  PeriodicThread thread_;     // last: starts at once
 };
 
 }  // namespace prune::server

@@ -3,12 +3,9 @@
 // pruned serve. Without it broken uploads would hold their bytes forever.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include "absl/time/time.h"
 #include "common/db/blob_store.h"
+#include "common/thread/periodic_thread.h"
 
 namespace prune::server {
 
@@ -17,7 +14,7 @@ class StaleUploadPurger {
   // Purges once at once, then every `interval`, the uploads whose last chunk
   // is older than `ttl`. `blobs` must outlive the purger.
   StaleUploadPurger(db::BlobStore* blobs, absl::Duration ttl, absl::Duration interval);
-  ~StaleUploadPurger();
+  ~StaleUploadPurger() = default;  // stops the thread
   StaleUploadPurger(const StaleUploadPurger&) = delete;
   StaleUploadPurger& operator=(const StaleUploadPurger&) = delete;
 
@@ -26,15 +23,11 @@ class StaleUploadPurger {
   static absl::Duration DefaultInterval(absl::Duration ttl);
 
  private:
-  void Run();
+  void PurgeOnce();
 
   db::BlobStore* blobs_;
   const absl::Duration ttl_;
-  const absl::Duration interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: starts at once
 };
 
 }  // namespace prune::server

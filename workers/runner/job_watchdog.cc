@@ -1,6 +1,5 @@
 #include "workers/runner/job_watchdog.h"
 
-#include <optional>
 #include <utility>
 
 namespace prune::worker {
@@ -13,39 +12,21 @@ JobWatchdog::JobWatchdog(engine::CancelToken* cancel, absl::Time deadline, absl:
       grace_(grace),
       clock_(std::move(clock)),
       on_stuck_(std::move(on_stuck)),
-      poll_(poll),
-      thread_([this] { Loop(); }) {}
+      thread_(poll, PeriodicThread::FirstTick::kAfterOnePeriod, [this] { return CheckOnce(); }) {}
 
-JobWatchdog::~JobWatchdog() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+bool JobWatchdog::CheckOnce() {
+  const absl::Time now = clock_();
+  if (!cancel_->cancelled() && now >= deadline_) {
+    time_limit_hit_ = true;
+    cancel_->Cancel();
   }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void JobWatchdog::Loop() {
-  std::optional<absl::Time> cancelled_at;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stopping_; });
-    if (stopping_) return;
-    const absl::Time now = clock_();
-    if (!cancel_->cancelled() && now >= deadline_) {
-      time_limit_hit_ = true;
-      cancel_->Cancel();
-    }
-    if (!cancel_->cancelled()) continue;
-    if (!cancelled_at) cancelled_at = now;
-    if (now - *cancelled_at >= grace_) {
-      // Unlocked: on_stuck may take a while (database writes) and usually
-      // never returns (it replaces the process); the destructor waits.
-      lock.unlock();
-      on_stuck_();
-      return;
-    }
-  }
+  if (!cancel_->cancelled()) return true;
+  if (!cancelled_at_) cancelled_at_ = now;
+  if (now - *cancelled_at_ < grace_) return true;
+  // on_stuck may take a while (database writes) and usually never returns
+  // (it replaces the process); the destructor waits for it.
+  on_stuck_();
+  return false;
 }
 
 }  // namespace prune::worker

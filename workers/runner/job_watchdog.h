@@ -11,12 +11,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include "absl/time/time.h"
+#include "common/thread/periodic_thread.h"
 #include "prune/engine/job.h"
 
 namespace prune::worker {
@@ -28,7 +27,7 @@ class JobWatchdog {
   JobWatchdog(engine::CancelToken* cancel, absl::Time deadline, absl::Duration grace,
               std::function<absl::Time()> clock, std::function<void()> on_stuck,
               absl::Duration poll = absl::Milliseconds(100));
-  ~JobWatchdog();  // stops the thread; waits for a running on_stuck
+  ~JobWatchdog() = default;  // stops the thread; waits for a running on_stuck
 
   JobWatchdog(const JobWatchdog&) = delete;
   JobWatchdog& operator=(const JobWatchdog&) = delete;
@@ -37,19 +36,17 @@ class JobWatchdog {
   bool time_limit_hit() const { return time_limit_hit_.load(); }
 
  private:
-  void Loop();
+  // One check; false once on_stuck ran (the watchdog has done its job).
+  bool CheckOnce();
 
   engine::CancelToken* cancel_;
   absl::Time deadline_;
   absl::Duration grace_;
   std::function<absl::Time()> clock_;
   std::function<void()> on_stuck_;
-  absl::Duration poll_;
   std::atomic<bool> time_limit_hit_{false};
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::optional<absl::Time> cancelled_at_;  // the thread's alone
+  PeriodicThread thread_;                   // last: starts at once
 };
 
 }  // namespace prune::worker

@@ -22,34 +22,20 @@ LeaseKeeper::LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string 
       cancel_poll_(std::min(cancel_poll, interval)),
       clock_(std::move(clock)),
       cancel_(cancel),
-      thread_([this] { Loop(); }) {}
+      next_beat_(std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(interval)),
+      thread_(cancel_poll_, PeriodicThread::FirstTick::kAfterOnePeriod, [this] {
+        Tick();
+        return true;
+      }) {}
 
-LeaseKeeper::~LeaseKeeper() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void LeaseKeeper::Loop() {
+void LeaseKeeper::Tick() {
   const log::ScopedJobContext log_context(lease_.job_id, tenant_, lease_.attempt);
   using Steady = std::chrono::steady_clock;
-  const auto beat_every = absl::ToChronoMilliseconds(interval_);
-  auto next_beat = Steady::now() + beat_every;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, absl::ToChronoMilliseconds(cancel_poll_), [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    if (Steady::now() >= next_beat) {
-      BeatOnce();
-      next_beat = Steady::now() + beat_every;
-    } else if (!cancel_requested_ && !lease_lost_) {
-      PollCancel();
-    }
-    lock.lock();
+  if (Steady::now() >= next_beat_) {
+    BeatOnce();
+    next_beat_ = Steady::now() + absl::ToChronoMilliseconds(interval_);
+  } else if (!cancel_requested_ && !lease_lost_) {
+    PollCancel();
   }
 }
 

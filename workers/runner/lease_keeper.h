@@ -4,13 +4,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 #include "absl/time/time.h"
 #include "common/db/job_queue.h"
+#include "common/thread/periodic_thread.h"
 #include "prune/engine/job.h"
 
 namespace prune::worker {
@@ -22,7 +21,7 @@ class LeaseKeeper {
   LeaseKeeper(db::JobQueue* queue, db::LeaseToken lease, std::string tenant,
               absl::Duration lease_ttl, absl::Duration interval, absl::Duration cancel_poll,
               std::function<absl::Time()> clock, engine::CancelToken* cancel);
-  ~LeaseKeeper();  // stops the thread
+  ~LeaseKeeper() = default;  // stops the thread
 
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -33,7 +32,8 @@ class LeaseKeeper {
   void StopEngine() { cancel_->Cancel(); }
 
  private:
-  void Loop();
+  // Every cancel_poll: a heartbeat when one is due, else a cancel poll.
+  void Tick();
   void BeatOnce();
   void PollCancel();
   void OnCancelRequested();
@@ -49,10 +49,8 @@ class LeaseKeeper {
   engine::CancelToken* cancel_;
   std::atomic<bool> cancel_requested_{false};
   std::atomic<bool> lease_lost_{false};
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::chrono::steady_clock::time_point next_beat_;  // the thread's alone
+  PeriodicThread thread_;                            // last: starts at once
 };
 
 }  // namespace prune::worker
