@@ -1,6 +1,7 @@
 #include "common/db/job_rows.h"
 
 #include <cctype>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -98,24 +99,50 @@ DatasetRecord DatasetFromRow(const Result& r, int row, int c) {
   return dataset;
 }
 
+namespace {
+
+// One JobParameters field and its key in the jobs.spec JSON.
+template <typename T>
+struct JobField {
+  const char* key;
+  T JobParameters::*member;
+};
+
+// Every job option, once: encoding, decoding and the idempotency comparison
+// all walk this list, so a new option is one line here (plus records.h).
+constexpr auto kJobFields = std::make_tuple(
+    JobField<std::string>{"model_id", &JobParameters::model_id},
+    JobField<std::string>{"dataset_id", &JobParameters::dataset_id},
+    JobField<std::string>{"strategy", &JobParameters::strategy},
+    JobField<std::string>{"target_kind", &JobParameters::target_kind},
+    JobField<double>{"target_ratio", &JobParameters::target_ratio},
+    JobField<int32_t>{"finetune_epochs", &JobParameters::finetune_epochs},
+    JobField<double>{"finetune_lr", &JobParameters::finetune_lr},
+    JobField<uint64_t>{"seed", &JobParameters::seed},
+    JobField<int32_t>{"priority", &JobParameters::priority},
+    JobField<int32_t>{"max_attempts", &JobParameters::max_attempts},
+    JobField<std::string>{"importance", &JobParameters::importance},
+    JobField<int32_t>{"search_max_evaluations", &JobParameters::search_max_evaluations},
+    JobField<double>{"search_seconds", &JobParameters::search_seconds},
+    JobField<int64_t>{"time_limit_seconds", &JobParameters::time_limit_seconds},
+    JobField<int32_t>{"round_to", &JobParameters::round_to},
+    JobField<int32_t>{"min_channels", &JobParameters::min_channels},
+    JobField<std::string>{"group_reduction", &JobParameters::group_reduction},
+    JobField<std::string>{"normalization", &JobParameters::normalization},
+    JobField<double>{"distillation_alpha", &JobParameters::distillation_alpha},
+    JobField<double>{"distillation_temperature", &JobParameters::distillation_temperature},
+    JobField<double>{"accuracy_floor", &JobParameters::accuracy_floor});
+
+template <typename Visit>
+void ForEachJobField(Visit&& visit) {
+  std::apply([&](const auto&... field) { (visit(field), ...); }, kJobFields);
+}
+
+}  // namespace
+
 std::string EncodeJobSpec(const JobParameters& p) {
-  nlohmann::json spec = {
-      {"model_id", p.model_id},         {"dataset_id", p.dataset_id},
-      {"strategy", p.strategy},         {"target_kind", p.target_kind},
-      {"target_ratio", p.target_ratio}, {"finetune_epochs", p.finetune_epochs},
-      {"finetune_lr", p.finetune_lr},   {"seed", p.seed},
-      {"priority", p.priority},         {"max_attempts", p.max_attempts},
-      {"importance", p.importance},     {"search_max_evaluations", p.search_max_evaluations},
-      {"search_seconds", p.search_seconds},
-      {"time_limit_seconds", p.time_limit_seconds},
-      {"round_to", p.round_to},
-      {"min_channels", p.min_channels},
-      {"group_reduction", p.group_reduction},
-      {"normalization", p.normalization},
-      {"distillation_alpha", p.distillation_alpha},
-      {"distillation_temperature", p.distillation_temperature},
-      {"accuracy_floor", p.accuracy_floor},
-  };
+  nlohmann::json spec = nlohmann::json::object();
+  ForEachJobField([&](const auto& field) { spec[field.key] = p.*field.member; });
   return spec.dump();
 }
 
@@ -123,42 +150,16 @@ JobParameters DecodeJobSpec(const std::string& json) {
   JobParameters p;
   const nlohmann::json spec = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (!spec.is_object()) return p;
-  p.model_id = spec.value("model_id", p.model_id);
-  p.dataset_id = spec.value("dataset_id", p.dataset_id);
-  p.strategy = spec.value("strategy", p.strategy);
-  p.target_kind = spec.value("target_kind", p.target_kind);
-  p.target_ratio = spec.value("target_ratio", p.target_ratio);
-  p.finetune_epochs = spec.value("finetune_epochs", p.finetune_epochs);
-  p.finetune_lr = spec.value("finetune_lr", p.finetune_lr);
-  p.seed = spec.value("seed", p.seed);
-  p.priority = spec.value("priority", p.priority);
-  p.max_attempts = spec.value("max_attempts", p.max_attempts);
-  p.importance = spec.value("importance", p.importance);
-  p.search_max_evaluations = spec.value("search_max_evaluations", p.search_max_evaluations);
-  p.search_seconds = spec.value("search_seconds", p.search_seconds);
-  p.time_limit_seconds = spec.value("time_limit_seconds", p.time_limit_seconds);
-  p.round_to = spec.value("round_to", p.round_to);
-  p.min_channels = spec.value("min_channels", p.min_channels);
-  p.group_reduction = spec.value("group_reduction", p.group_reduction);
-  p.normalization = spec.value("normalization", p.normalization);
-  p.distillation_alpha = spec.value("distillation_alpha", p.distillation_alpha);
-  p.distillation_temperature = spec.value("distillation_temperature", p.distillation_temperature);
-  p.accuracy_floor = spec.value("accuracy_floor", p.accuracy_floor);
+  // A key missing from an older row keeps the field's default.
+  ForEachJobField(
+      [&](const auto& field) { p.*field.member = spec.value(field.key, p.*field.member); });
   return p;
 }
 
 bool SameJobParameters(const JobParameters& a, const JobParameters& b) {
-  return a.model_id == b.model_id && a.dataset_id == b.dataset_id && a.strategy == b.strategy &&
-         a.target_kind == b.target_kind && a.target_ratio == b.target_ratio &&
-         a.finetune_epochs == b.finetune_epochs && a.finetune_lr == b.finetune_lr &&
-         a.seed == b.seed && a.priority == b.priority && a.max_attempts == b.max_attempts &&
-         a.importance == b.importance && a.search_max_evaluations == b.search_max_evaluations &&
-         a.search_seconds == b.search_seconds && a.time_limit_seconds == b.time_limit_seconds &&
-         a.round_to == b.round_to && a.min_channels == b.min_channels &&
-         a.group_reduction == b.group_reduction && a.normalization == b.normalization &&
-         a.distillation_alpha == b.distillation_alpha &&
-         a.distillation_temperature == b.distillation_temperature &&
-         a.accuracy_floor == b.accuracy_floor;
+  bool same = true;
+  ForEachJobField([&](const auto& field) { same = same && a.*field.member == b.*field.member; });
+  return same;
 }
 
 bool LooksLikeUuid(const std::string& text) {

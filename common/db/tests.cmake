@@ -34,3 +34,8 @@ gtest_discover_tests(prune_db_test
   TEST_PREFIX "prune_db."
   DISCOVERY_MODE PRE_TEST
   PROPERTIES FIXTURES_REQUIRED prune_db_postgres LABELS integration TIMEOUT 120)
+
+# The jobs.spec JSON (no database needed).
+add_executable(prune_db_unit_test job_rows_test.cc)
+target_link_libraries(prune_db_unit_test PRIVATE prune_db GTest::gtest GTest::gtest_main)
+gtest_discover_tests(prune_db_unit_test TEST_PREFIX "prune_db_unit." PROPERTIES LABELS unit)
