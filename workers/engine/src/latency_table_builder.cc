@@ -145,7 +145,8 @@ LatencyTable BuildLatencyTable(torch::jit::Module& module, const ModelAnalysis& 
     table.layers.push_back(std::move(grid));
   }
   ThrowIfCancelled(cancel);
-  if (options.on_progress) options.on_progress(1.0 - 1.0 / (timed.size() + 1), "whole model");
+  if (options.on_progress)
+    options.on_progress(1.0 - 1.0 / static_cast<double>(timed.size() + 1), "whole model");
   table.model_ms = MeasureLatencyMs(module, analysis.input_shape, options.batch_size,
                                     options.model_runs, options.device);
   table.remainder_ms = std::max(0.0, table.model_ms - layers_full_ms);
