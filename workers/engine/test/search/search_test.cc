@@ -285,6 +285,32 @@ TEST_P(Strategies, LatencyTargetResumesFromCheckpoint) {
   EXPECT_THROW(other.Restore(state), EngineError);
 }
 
+// A depthwise conv is timed with groups == its kept channels along one axis
+// (its input follows its output); a wrong weight shape or groups would make
+// the convolution throw.
+TEST(Search, LatencyTableTimesDepthwiseConvsAlongOneAxis) {
+  torch::jit::Module module = torch::jit::load(SearchDataPath("dw_cnn.pt"));
+  module.eval();
+  ModelAnalysis analysis = AnalyzeModel(module, kShape);
+  LatencyTableOptions o;
+  o.batch_size = 2;
+  o.grid_points = 4;
+  o.layer_runs = 1;
+  o.model_runs = 1;
+  CancelToken cancel;
+  LatencyTable table = BuildLatencyTable(module, analysis, o, cancel);
+  bool found = false;
+  for (const LayerLatencyGrid& g : table.layers) {
+    if (analysis.layers[g.layer].name != "dw") continue;
+    found = true;
+    EXPECT_TRUE(analysis.layers[g.layer].depthwise);
+    EXPECT_EQ(g.in_counts, std::vector<int64_t>{12});
+    EXPECT_EQ(g.out_counts, (std::vector<int64_t>{3, 6, 9, 12}));
+    for (double ms : g.ms) EXPECT_GT(ms, 0.0);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(Search, LatencyTargetNeedsItsCostModel) {
   SearchOptions o = SmallOptions("autoslim");
   o.target_kind = "latency";
