@@ -166,7 +166,7 @@ void MarkPareto(std::vector<Candidate>& candidates) {
   }
 }
 
-Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer)
+Search::Search(const ModelAnalysis& analysis, const SearchOptions& options, CandidateScorer* scorer)
     : Search(analysis, options, scorer, CostModel(analysis, options.target_kind)) {}
 
 Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer,

@@ -71,7 +71,7 @@ struct AutoSlimOptions {
 };
 
 struct SearchOptions {
-  std::string strategy;               // "amc", "metapruning", "autoslim"
+  std::string strategy;  // "amc", "metapruning", "autoslim"
   // "flops" (MACs), "params" or "latency" (predicted by a LatencyTable; the
   // Search then needs the matching CostModel).
   std::string target_kind = "flops";
@@ -80,8 +80,8 @@ struct SearchOptions {
   // whose score keeps the floor (see BetterCandidate; AutoSlim slims on past
   // the target while it holds); reported as floor_met.
   double accuracy_floor = 0.0;
-  int max_evaluations = 0;            // 0: strategy default (see DefaultMaxEvaluations)
-  double max_seconds = 0.0;           // 0: no wall-time limit
+  int max_evaluations = 0;   // 0: strategy default (see DefaultMaxEvaluations)
+  double max_seconds = 0.0;  // 0: no wall-time limit
   uint64_t seed = 0;
   int checkpoint_every = 10;  // fresh evaluations between checkpoint callbacks (0: never)
   AmcOptions amc;
@@ -175,7 +175,7 @@ class Search : private SearchContext {
   // bad options, TARGET_UNREACHABLE when one channel per group is too much.
   // The cost of options.target_kind is `cost` (whose kind must match); the
   // first form builds the analytic one for "flops" / "params".
-  Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer);
+  Search(const ModelAnalysis& analysis, const SearchOptions& options, CandidateScorer* scorer);
   Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer,
          CostModel cost);
   ~Search() override;
