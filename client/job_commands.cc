@@ -321,7 +321,8 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
       ->capture_default_str();
   create
       ->add_option("--target", create_args->target,
-                   "Cost to keep: flops=RATIO or params=RATIO, RATIO in (0,1)")
+                   "Cost to keep: flops=RATIO, params=RATIO or latency=RATIO (latency on the "
+                   "worker's device, predicted by a per-layer table), RATIO in (0,1)")
       ->required();
   create->add_option("--finetune-epochs", create_args->finetune_epochs, "0 skips fine-tuning")
       ->capture_default_str();

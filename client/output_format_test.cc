@@ -47,6 +47,16 @@ TEST(ReportSummaryTest, PrintsBeforeAfterAndChange) {
             "latency_ms  2       -      -\n");
 }
 
+TEST(ReportSummaryTest, ShowsPredictedAndMeasuredLatencyRatio) {
+  std::ostringstream out;
+  ASSERT_TRUE(PrintReportSummary(
+      R"({"before":{"macs":4e7},"after":{"macs":2e7},)"
+      R"("latency_prediction":{"predicted_ratio":0.49,"measured_ratio":0.5312}})",
+      out));
+  EXPECT_NE(out.str().find("latency ratio: predicted 0.490, measured 0.531\n"), std::string::npos)
+      << out.str();
+}
+
 TEST(ReportSummaryTest, RejectsNonReports) {
   std::ostringstream out;
   EXPECT_FALSE(PrintReportSummary("not json", out));

@@ -54,6 +54,16 @@ bool PrintReportSummary(const std::string& report_json, std::ostream& out) {
         {row.key, before ? row.format(*before) : "-", after ? row.format(*after) : "-", change});
   }
   table.Print(out);
+  // Latency targets: how close the engine's latency table came to the real thing.
+  if (report.contains("latency_prediction") && report["latency_prediction"].is_object()) {
+    const nlohmann::json& p = report["latency_prediction"];
+    auto ratio = [&p](const char* key) {
+      return p.contains(key) && p[key].is_number() ? absl::StrFormat("%.3f", p[key].get<double>())
+                                                   : std::string("-");
+    };
+    out << "latency ratio: predicted " << ratio("predicted_ratio") << ", measured "
+        << ratio("measured_ratio") << "\n";
+  }
   return true;
 }
 

@@ -14,7 +14,7 @@ absl::StatusOr<prune::v1::Target> ParseTarget(absl::string_view text) {
   const size_t eq = text.find('=');
   if (eq == absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("target \"", text, "\" must look like flops=0.5 or params=0.5"));
+        absl::StrCat("target \"", text, "\" must look like flops=0.5, params=0.5 or latency=0.5"));
   }
   const std::string kind = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text.substr(0, eq)));
   const absl::string_view ratio_text = absl::StripAsciiWhitespace(text.substr(eq + 1));
@@ -24,9 +24,11 @@ absl::StatusOr<prune::v1::Target> ParseTarget(absl::string_view text) {
     target.set_kind(prune::v1::Target::FLOPS);
   } else if (kind == "params") {
     target.set_kind(prune::v1::Target::PARAMS);
+  } else if (kind == "latency") {
+    target.set_kind(prune::v1::Target::LATENCY);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown target kind \"", kind, "\" (supported: flops, params)"));
+        absl::StrCat("unknown target kind \"", kind, "\" (supported: flops, params, latency)"));
   }
   double ratio = 0;
   if (!absl::SimpleAtod(ratio_text, &ratio) || !std::isfinite(ratio)) {
@@ -47,6 +49,8 @@ std::string FormatTarget(const prune::v1::Target& target) {
       return absl::StrCat("flops=", target.ratio());
     case prune::v1::Target::PARAMS:
       return absl::StrCat("params=", target.ratio());
+    case prune::v1::Target::LATENCY:
+      return absl::StrCat("latency=", target.ratio());
     default:
       return "-";
   }

@@ -95,11 +95,13 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
       break;
     case v1::Target::FLOPS:
     case v1::Target::PARAMS:
+    case v1::Target::LATENCY:
       params.target_kind = TargetKindName(job.target().kind());
       break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("TARGET_KIND_INVALID: unknown target.kind ",
-                                                     job.target().kind(), "; use FLOPS or PARAMS"));
+                                                     job.target().kind(),
+                                                     "; use FLOPS, PARAMS or LATENCY"));
   }
 
   switch (job.strategy()) {

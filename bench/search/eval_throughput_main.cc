@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
               device.str().c_str(), torch::get_num_threads(), static_cast<long long>(batch), images,
               static_cast<long long>(calib_batches * batch), static_cast<long long>(eval_samples));
   for (double ratio : {1.0, 0.5, 0.25}) {
-    KeepCounts keep =
-        ratio < 1.0 ? UniformKeepCounts(analysis, "flops", ratio) : FullKeepCounts(analysis);
+    KeepCounts keep = ratio < 1.0 ? UniformKeepCounts(analysis, CostModel(analysis, "flops"), ratio)
+                                  : FullKeepCounts(analysis);
     // Plain inference of the same candidate: the surgically pruned, warm module.
     torch::jit::Module pruned =
         ApplyPlan(model, analysis, SelectChannels(model, analysis, keep, "l1"));

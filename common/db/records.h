@@ -42,7 +42,7 @@ struct JobParameters {
   std::string model_id;
   std::string dataset_id;  // empty: no dataset
   std::string strategy = "uniform";
-  std::string target_kind = "flops";
+  std::string target_kind = "flops";  // "flops", "params" or "latency"
   double target_ratio = 0.5;
   int32_t finetune_epochs = 0;
   double finetune_lr = 0.0;  // 0: engine default

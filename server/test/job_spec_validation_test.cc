@@ -201,6 +201,20 @@ TEST(JobSpecValidation, Distillation) {
   ExpectReason(job, "DISTILLATION_NEEDS_FINETUNE");
 }
 
+TEST(JobSpecValidation, LatencyTargetIsAcceptedWithARatioInsideZeroOne) {
+  v1::Job job = ValidJob();
+  job.mutable_target()->set_kind(v1::Target::LATENCY);
+  job.mutable_target()->set_ratio(0.4);
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->params.target_kind, "latency");
+  EXPECT_EQ(spec->params.target_ratio, 0.4);
+  for (double ratio : {0.0, 1.0, 2.0, -0.5, std::nan("")}) {
+    job.mutable_target()->set_ratio(ratio);
+    ExpectReason(job, "TARGET_OUT_OF_RANGE");
+  }
+}
+
 TEST(JobSpecValidation, UnknownTargetKind) {
   v1::Job job = ValidJob();
   job.mutable_target()->set_kind(static_cast<v1::Target::Kind>(42));

@@ -125,6 +125,32 @@ prunectl job candidates "$search_job" --pareto-only >"$tmp/pareto.txt" ||
   fail "job candidates --pareto-only: $(cat "$tmp/pareto.txt")"
 grep -q "^INDEX" "$tmp/pareto.txt" || fail "candidates table: $(cat "$tmp/pareto.txt")"
 
+# A LATENCY target through the service: the worker builds the model's latency
+# table once (cached under --work-dir/latency-tables), the next job reuses it,
+# and each report gives the predicted and the measured latency ratio.
+for round in 1 2; do
+  latency_job=$(prunectl job create --model tiny --dataset tiny-data --strategy uniform \
+    --target latency=0.7 --seed 3 --json |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+  timeout 300 "$build/client/prunectl" job watch "$latency_job" >"$tmp/watch-latency.log" ||
+    fail "latency watch: $(tail -n 5 "$tmp/watch-latency.log")"
+  prunectl job get "$latency_job" >"$tmp/latency-job.txt"
+  grep -q "latency=0.7" "$tmp/latency-job.txt" || fail "latency target not shown: $(cat "$tmp/latency-job.txt")"
+  prunectl job download "$latency_job" --report-out "$tmp/latency-report.json"
+  /usr/bin/python3 - "$tmp/latency-report.json" "$round" <<'PY' || fail "latency report check"
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["target"] == {"kind": "latency", "ratio": 0.7}, report["target"]
+p = report["latency_prediction"]
+assert p["predicted_ratio"] <= 0.7 + 1e-9, p
+assert p["measured_ratio"] is not None and p["measured_ratio"] > 0, p
+assert p["table"]["from_cache"] == (sys.argv[2] == "2"), p["table"]
+print(f"latency ok: predicted {p['predicted_ratio']:.3f}, measured {p['measured_ratio']:.3f}, "
+      f"table from cache: {p['table']['from_cache']}")
+PY
+done
+ls "$tmp/work/latency-tables"/latency-*.table >/dev/null || fail "no cached latency table"
+
 # Finished jobs cannot be cancelled; the server still answers.
 if prunectl job cancel "$job" 2>"$tmp/err"; then fail "cancelling a finished job succeeded"; fi
 grep -q FAILED_PRECONDITION "$tmp/err" || fail "cancel finished: $(cat "$tmp/err")"

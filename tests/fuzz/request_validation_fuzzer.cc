@@ -81,7 +81,7 @@ void FuzzCreateJob(const uint8_t* data, size_t size) {
   FUZZ_CHECK(!spec->model_ref.empty() && spec->model_ref == job.model());
   FUZZ_CHECK(spec->dataset_ref == job.dataset());
   FUZZ_CHECK(p.target_ratio > 0.0 && p.target_ratio < 1.0);
-  FUZZ_CHECK(p.target_kind == "flops" || p.target_kind == "params");
+  FUZZ_CHECK(p.target_kind == "flops" || p.target_kind == "params" || p.target_kind == "latency");
   FUZZ_CHECK(!p.strategy.empty());
   FUZZ_CHECK(p.finetune_epochs >= 0 && p.finetune_epochs <= kMaxFinetuneEpochs);
   FUZZ_CHECK(std::isfinite(p.finetune_lr) && p.finetune_lr >= 0.0 && p.finetune_lr <= 10.0);

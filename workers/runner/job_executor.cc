@@ -178,6 +178,7 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
   if (params.finetune_lr > 0) spec.finetune_lr = params.finetune_lr;
   spec.seed = params.seed;
   spec.device = options_.device;
+  spec.latency_table_cache_dir = options_.latency_table_cache_dir;
   spec.importance = params.importance;
   spec.search_max_evaluations = params.search_max_evaluations;
   spec.search_seconds = params.search_seconds;

@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
                  "PostgreSQL URL (env PRUNE_DATABASE_URL)");
   app.add_option("--worker-id", options.worker_id, "Unique worker name (env PRUNE_WORKER_ID)");
   app.add_option("--work-dir", options.work_dir, "Scratch folder (env PRUNE_WORK_DIR)");
+  options.latency_table_cache_dir = EnvOr("PRUNE_LATENCY_TABLE_CACHE", "");
+  app.add_option("--latency-table-cache", options.latency_table_cache_dir,
+                 "Folder of cached per-layer latency tables for LATENCY targets; default "
+                 "<work-dir>/latency-tables (env PRUNE_LATENCY_TABLE_CACHE)");
   app.add_option("--device", options.device, "auto, cpu or cuda (env PRUNE_DEVICE)");
   app.add_option("--lease-ttl", lease_ttl_s, "Lease length in seconds")->check(CLI::PositiveNumber);
   app.add_option("--heartbeat", heartbeat_s, "Heartbeat interval in seconds")->check(CLI::PositiveNumber);
@@ -119,6 +123,11 @@ int main(int argc, char** argv) {
   app.add_flag("--log-json", json_logs, "Log JSON lines");
   CLI11_PARSE(app, argc, argv);
   metrics_required = metrics_required || metrics_option->count() > 0;
+  if (options.latency_table_cache_dir.empty()) {
+    // The work folder outlives jobs (each job only removes its own subfolder).
+    options.latency_table_cache_dir =
+        (std::filesystem::path(options.work_dir) / "latency-tables").string();
+  }
 
   prune::log::ConfigureLogging("worker", json_logs);
   if (options.database_url.empty()) {

@@ -12,6 +12,9 @@ struct WorkerOptions {
   std::string database_url;
   std::string worker_id;         // unique per process: host-pid by default
   std::string work_dir;          // scratch space for model/dataset/result files
+  // Per-layer latency tables of LATENCY targets, kept across jobs (one per
+  // model, input shape, batch size, device and LibTorch version).
+  std::string latency_table_cache_dir;
   absl::Duration lease_ttl = absl::Seconds(60);
   absl::Duration heartbeat_interval = absl::Seconds(15);
   // A cancel reaches the engine within about this long (a read, no write).

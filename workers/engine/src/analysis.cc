@@ -48,6 +48,36 @@ std::optional<int64_t> ConstantInt(Value* v) {
   return std::nullopt;
 }
 
+// An int list (or one int, which PyTorch broadcasts to `dims` values) given
+// as a constant; empty otherwise.
+std::vector<int64_t> ConstantInts(Value* v, size_t dims) {
+  auto iv = torch::jit::toIValue(v);
+  if (iv && iv->isIntList()) {
+    auto list = iv->toIntVector();
+    if (list.size() == 1 && dims > 1) list.assign(dims, list[0]);
+    return list;
+  }
+  if (iv && iv->isInt()) return std::vector<int64_t>(dims, iv->toInt());
+  return {};
+}
+
+// Explicit padding of a conv whose padding argument is "same" or "valid" (the
+// string overload of conv2d): "same" pads dilation * (k - 1) / 2 per side
+// (exact for odd kernels, the usual case).
+std::vector<int64_t> ConvPadding(Value* v, const std::vector<int64_t>& kernel,
+                                 const std::vector<int64_t>& dilation) {
+  auto iv = torch::jit::toIValue(v);
+  if (iv && iv->isString()) {
+    const std::string mode = iv->toStringRef();
+    std::vector<int64_t> pad(kernel.size(), 0);
+    if (mode == "same" && dilation.size() == kernel.size()) {
+      for (size_t d = 0; d < kernel.size(); ++d) pad[d] = dilation[d] * (kernel[d] - 1) / 2;
+    }
+    return mode == "same" || mode == "valid" ? pad : std::vector<int64_t>{};
+  }
+  return ConstantInts(v, kernel.size());
+}
+
 // Flow of the channel dimension through one tensor value.
 // One run of channels of a concatenated tensor (space -1: never pruned).
 struct Part {
@@ -412,6 +442,13 @@ void GraphAnalyzer::OnConv(Node* node) {
   layer.out_spatial = 1;
   for (size_t d = 2; d < out_shape->size(); ++d) layer.out_spatial *= (*out_shape)[d];
   layer.has_bias = AttrIsTensor(weight->first, "bias");
+  // conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups);
+  // _convolution / convolution(input, weight, bias, stride, padding, dilation, ...).
+  if (in_shape) layer.in_shape = *in_shape;
+  for (int64_t d = 2; d < w.dim(); ++d) layer.kernel.push_back(w.size(d));
+  layer.stride = ConstantInts(node->input(3), layer.kernel.size());
+  layer.dilation = ConstantInts(node->input(5), layer.kernel.size());
+  layer.padding = ConvPadding(node->input(4), layer.kernel, layer.dilation);
 
   int out_space = NewSpace(layer.out_channels, layer.name);
   AddMember(out_space, {layer.name, weight->second, 0, 1, MemberRole::kProducer});
@@ -482,6 +519,12 @@ void GraphAnalyzer::OnConvTranspose(Node* node) {
   for (int64_t d = 2; d < w.dim(); ++d) layer.kernel_elements *= w.size(d);
   for (size_t d = 2; d < in_shape->size(); ++d) layer.out_spatial *= (*in_shape)[d];
   layer.has_bias = AttrIsTensor(weight->first, "bias");
+  layer.in_shape = *in_shape;
+  for (int64_t d = 2; d < w.dim(); ++d) layer.kernel.push_back(w.size(d));
+  layer.stride = ConstantInts(node->input(3), layer.kernel.size());
+  layer.padding = ConstantInts(node->input(4), layer.kernel.size());
+  layer.output_padding = ConstantInts(node->input(5), layer.kernel.size());
+  layer.dilation = ConstantInts(node->input(7), layer.kernel.size());
   int out_space = NewSpace(layer.out_channels, layer.name);
   int in_space = -1;
   if (*groups == 1) {
@@ -520,6 +563,7 @@ void GraphAnalyzer::OnLinear(Node* node) {
   layer.in_block = in.space >= 0 ? in.block : 1;
   layer.in_channels = w.size(1) / layer.in_block;
   layer.has_bias = AttrIsTensor(weight->first, "bias");
+  layer.in_shape = *in_shape;
   for (size_t d = 1; d + 1 < in_shape->size(); ++d) layer.out_spatial *= (*in_shape)[d];
   int out_space = NewSpace(layer.out_channels, layer.name);
   AddMember(out_space, {layer.name, weight->second, 0, 1, MemberRole::kProducer});

@@ -68,6 +68,16 @@ struct Layer {
   // concatenation (DenseNet, Inception, SqueezeNet); out_parts for batch norm.
   std::vector<ChannelPart> in_parts;
   std::vector<ChannelPart> out_parts;
+  // What timing the layer alone needs (latency_table.cc): the shape of its
+  // input as analysed, and for convs the kernel sizes and the constant
+  // stride / padding / dilation (/ output_padding) arguments of the aten::conv*
+  // call (empty when not constant: the layer is then timed as a whole-model remainder).
+  std::vector<int64_t> in_shape;
+  std::vector<int64_t> kernel;
+  std::vector<int64_t> stride;
+  std::vector<int64_t> padding;
+  std::vector<int64_t> dilation;
+  std::vector<int64_t> output_padding;
 };
 
 struct ModelAnalysis {

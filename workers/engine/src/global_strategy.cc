@@ -11,8 +11,9 @@
 namespace prune::engine {
 
 KeepCounts GlobalKeepCounts(const ModelAnalysis& analysis, const std::vector<torch::Tensor>& scores,
-                            const std::string& target_kind, double target_ratio,
+                            const CostModel& cost, double target_ratio,
                             const WidthOptions& options) {
+  const std::string& target_kind = cost.kind();
   // (score, group, channel) ascending: the first n entries are removed.
   std::vector<std::tuple<double, int, int64_t>> ranked;
   for (const auto& g : analysis.groups) {
@@ -32,11 +33,9 @@ KeepCounts GlobalKeepCounts(const ModelAnalysis& analysis, const std::vector<tor
     }
     return keep;
   };
-  const double full = static_cast<double>(CostOf(analysis, FullKeepCounts(analysis), target_kind));
+  const double full = cost.FullCost();
   if (full <= 0) throw EngineError("TARGET_UNREACHABLE", "model has no measurable " + target_kind);
-  auto ratio_of = [&](size_t n) {
-    return static_cast<double>(CostOf(analysis, counts_for(n), target_kind)) / full;
-  };
+  auto ratio_of = [&](size_t n) { return cost.Cost(counts_for(n)) / full; };
   const double smallest = ratio_of(ranked.size());
   if (smallest > target_ratio) {
     int unprunable = 0;
@@ -63,14 +62,14 @@ KeepCounts GlobalKeepCounts(const ModelAnalysis& analysis, const std::vector<tor
 }
 
 KeepCounts BaselineKeepCounts(const JobSpec& spec, const ModelAnalysis& analysis,
-                              const std::vector<torch::Tensor>& scores) {
+                              const std::vector<torch::Tensor>& scores, const CostModel& cost) {
   WidthOptions width;
   width.round_to = spec.round_to;
   width.min_channels = spec.min_channels;
   if (spec.strategy == "global") {
-    return GlobalKeepCounts(analysis, scores, spec.target_kind, spec.target_ratio, width);
+    return GlobalKeepCounts(analysis, scores, cost, spec.target_ratio, width);
   }
-  return UniformKeepCounts(analysis, spec.target_kind, spec.target_ratio, width);
+  return UniformKeepCounts(analysis, cost, spec.target_ratio, width);
 }
 
 }  // namespace prune::engine

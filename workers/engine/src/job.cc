@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "analysis.h"
+#include "cost_model.h"
 #include "dataset.h"
 #include "engine_error.h"
 #include "evaluate.h"
@@ -16,6 +17,7 @@
 #include "importance.h"
 #include "job_common.h"
 #include "json_writer.h"
+#include "latency_table_builder.h"
 #include "measure.h"
 #include "surgery.h"
 #include "search/search_job.h"
@@ -39,8 +41,14 @@ void ValidateSpec(const JobSpec& spec) {
   if (search::IsSearchStrategy(spec.strategy) && spec.dataset_path.empty()) {
     invalid("strategy '" + spec.strategy + "' needs a dataset");
   }
-  if (spec.target_kind != "flops" && spec.target_kind != "params") {
-    invalid("unknown target kind '" + spec.target_kind + "' (flops or params)");
+  if (!CostModel::IsKnownKind(spec.target_kind)) {
+    invalid("unknown target kind '" + spec.target_kind + "' (flops, params or latency)");
+  }
+  if (spec.target_kind == "latency" && spec.latency_batch_size < 1) {
+    invalid("a latency target needs a positive latency_batch_size");
+  }
+  if (spec.latency_table_grid < 1 || spec.latency_table_grid > 64) {
+    invalid("latency_table_grid must be in [1, 64]");
   }
   if (spec.finetune_epochs < 0 || spec.finetune_epochs > 10000) invalid("bad finetune_epochs");
   if (!std::isfinite(spec.finetune_lr) || spec.finetune_lr <= 0) invalid("bad finetune_lr");
@@ -101,6 +109,36 @@ std::optional<double> Ratio(std::optional<double> a, std::optional<double> b) {
   return *a / *b;
 }
 
+// "latency_prediction": the table (how it was obtained) and the predicted
+// latency ratio next to the measured one, so users see how good the
+// prediction was.
+void WriteLatencyPrediction(JsonWriter& json, const LatencyTableResult& table,
+                            const CostModel& cost, const KeepCounts& keep,
+                            std::optional<double> measured_before_ms,
+                            std::optional<double> measured_after_ms) {
+  const LatencyTable& t = *table.table;
+  const double predicted_after = cost.Cost(keep);
+  json.BeginObject();
+  json.Key("table").BeginObject();
+  json.Key("device").String(t.key.device);
+  json.Key("batch_size").Int(t.key.batch_size);
+  json.Key("torch_version").String(t.key.torch_version);
+  json.Key("grid_points").Int(t.key.grid_points);
+  json.Key("model_fingerprint").String(t.key.model_fingerprint);
+  json.Key("layers_timed").Int(static_cast<int64_t>(t.layers.size()));
+  json.Key("model_ms").Number(t.model_ms);
+  json.Key("remainder_ms").Number(t.remainder_ms);
+  json.Key("from_cache").Bool(table.from_cache);
+  json.Key("build_seconds").Number(table.build_seconds);
+  json.Key("measurements").Int(table.measurements);
+  json.EndObject();
+  json.Key("predicted_ms_before").Number(cost.FullCost());
+  json.Key("predicted_ms_after").Number(predicted_after);
+  json.Key("predicted_ratio").Number(predicted_after / cost.FullCost());
+  json.Key("measured_ratio").Number(Ratio(measured_after_ms, measured_before_ms));
+  json.EndObject();
+}
+
 class JobRunner {
  public:
   JobRunner(const JobSpec& spec, const std::function<void(const Progress&)>& on_progress,
@@ -156,6 +194,27 @@ JobOutcome JobRunner::Run() {
   }
   before.latency_ms = Latency(original);
 
+  // The cost the target bounds; a latency target first needs the model's
+  // latency table (cached per model and device).
+  std::optional<LatencyTableResult> latency_table;
+  std::optional<CostModel> cost;
+  if (spec_.target_kind == "latency") {
+    Stage("latency_table", 0.12, "device " + device_.str());
+    LatencyTableOptions table_options;
+    table_options.batch_size = spec_.latency_batch_size;
+    table_options.grid_points = spec_.latency_table_grid;
+    table_options.model_runs = spec_.latency_runs;
+    table_options.device = device_;
+    table_options.cache_dir = spec_.latency_table_cache_dir;
+    table_options.on_progress = [&](double f, const std::string& m) {
+      Stage("latency_table", 0.12 + 0.12 * f, m);
+    };
+    latency_table = LoadOrBuildLatencyTable(original, analysis, table_options, cancel_);
+    cost.emplace(analysis, latency_table->table);
+  } else {
+    cost.emplace(analysis, spec_.target_kind);
+  }
+
   Stage("prune", 0.25, "strategy " + spec_.strategy);
   // Channel scores (importance settings of the spec); UNIFORM / GLOBAL widths.
   std::vector<torch::Tensor> scores = ScoreForJob(spec_, original, analysis,
@@ -164,11 +223,11 @@ JobOutcome JobRunner::Run() {
   torch::jit::Module weights_source = original;   // PruningNet may substitute generated weights
   if (search::IsSearchStrategy(spec_.strategy)) {
     searched = search::RunSearchForJob(
-        spec_, original, analysis, *split, device_, cancel_,
+        spec_, original, analysis, *split, device_, cancel_, *cost,
         [&](double f, const std::string& m) { Stage("search", 0.25 + 0.05 * f, m); }, &scores,
         &weights_source);
   }
-  KeepCounts keep = searched ? searched->keep : BaselineKeepCounts(spec_, analysis, scores);
+  KeepCounts keep = searched ? searched->keep : BaselineKeepCounts(spec_, analysis, scores, *cost);
   PruningPlan plan = SelectChannelsByScores(analysis, keep, scores);
   torch::jit::Module pruned = ApplyPlan(weights_source, analysis, plan);
   pruned.eval();
@@ -297,6 +356,10 @@ JobOutcome JobRunner::Run() {
   WriteGroups(json, analysis, keep);
   json.Key("unprunable");
   WriteUnprunable(json, analysis);
+  if (latency_table) {
+    json.Key("latency_prediction");
+    WriteLatencyPrediction(json, *latency_table, *cost, keep, before.latency_ms, after.latency_ms);
+  }
   if (searched) {
     json.Key("search");
     search::WriteSearchSection(json, spec_, *searched);

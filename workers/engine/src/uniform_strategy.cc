@@ -32,26 +32,12 @@ int64_t ConstrainWidth(int64_t wanted, int64_t channels, const WidthOptions& opt
   return std::min(k, channels);
 }
 
-int64_t CostOf(const ModelAnalysis& analysis, const KeepCounts& keep,
-               const std::string& target_kind) {
-  ModelCost cost = ComputeCost(analysis, keep);
-  if (target_kind == "flops") return cost.macs;
-  if (target_kind == "params") return cost.params;
-  throw EngineError("INVALID_ARGUMENT", "unknown target kind '" + target_kind + "'");
-}
-
-KeepCounts UniformKeepCounts(const ModelAnalysis& analysis, const std::string& target_kind,
-                             double target_ratio) {
-  return UniformKeepCounts(analysis, target_kind, target_ratio, WidthOptions{});
-}
-
-KeepCounts UniformKeepCounts(const ModelAnalysis& analysis, const std::string& target_kind,
+KeepCounts UniformKeepCounts(const ModelAnalysis& analysis, const CostModel& cost,
                              double target_ratio, const WidthOptions& options) {
-  const double full = static_cast<double>(CostOf(analysis, FullKeepCounts(analysis), target_kind));
+  const std::string& target_kind = cost.kind();
+  const double full = cost.FullCost();
   if (full <= 0) throw EngineError("TARGET_UNREACHABLE", "model has no measurable " + target_kind);
-  auto ratio_of = [&](double r) {
-    return static_cast<double>(CostOf(analysis, CountsForRatio(analysis, r, options), target_kind)) / full;
-  };
+  auto ratio_of = [&](double r) { return cost.Cost(CountsForRatio(analysis, r, options)) / full; };
   const double smallest = ratio_of(0.0);
   if (smallest > target_ratio) {
     std::ostringstream msg;

@@ -125,12 +125,12 @@ TEST(GlobalStrategy, ReachesTargetWithRoundingAndMinimum) {
     WidthOptions width;
     width.round_to = 4;
     width.min_channels = 4;
-    KeepCounts keep = GlobalKeepCounts(a, scores, "flops", 0.5, width);
+    KeepCounts keep = GlobalKeepCounts(a, scores, CostModel(a, "flops"), 0.5, width);
     double full = static_cast<double>(ComputeCost(a, FullKeepCounts(a)).macs);
     double ratio = static_cast<double>(ComputeCost(a, keep).macs) / full;
     EXPECT_LE(ratio, 0.5) << name;
     EXPECT_GT(ratio, 0.25) << name;  // tiny models: widths in steps of 4
-    KeepCounts fine = GlobalKeepCounts(a, scores, "flops", 0.5, WidthOptions{});
+    KeepCounts fine = GlobalKeepCounts(a, scores, CostModel(a, "flops"), 0.5, WidthOptions{});
     double fine_ratio = static_cast<double>(ComputeCost(a, fine).macs) / full;
     EXPECT_LE(fine_ratio, 0.5) << name;
     EXPECT_GT(fine_ratio, 0.4) << name;
@@ -140,11 +140,11 @@ TEST(GlobalStrategy, ReachesTargetWithRoundingAndMinimum) {
       EXPECT_TRUE(keep[g.id] % 4 == 0 || keep[g.id] == g.channels);
     }
     // Uniform honours the same constraints.
-    KeepCounts u = UniformKeepCounts(a, "flops", 0.5, width);
+    KeepCounts u = UniformKeepCounts(a, CostModel(a, "flops"), 0.5, width);
     for (const auto& g : a.groups) {
       if (g.prunable) EXPECT_TRUE(u[g.id] % 4 == 0 || u[g.id] == g.channels);
     }
-    EXPECT_THROW(GlobalKeepCounts(a, scores, "flops", 0.001, width), std::exception);
+    EXPECT_THROW(GlobalKeepCounts(a, scores, CostModel(a, "flops"), 0.001, width), std::exception);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "test_support.h"
 
@@ -171,6 +172,72 @@ TEST(Job, Resnet18UniformHalfFlops) {
       &out);
   EXPECT_EQ(rc, 0) << out;
   std::remove(spec.output_model_path.c_str());
+}
+
+// A latency target: the table is built in the job's "latency_table" stage,
+// the widths meet the target by the prediction, the report shows the
+// predicted and the measured ratio, and the next job reuses the cached table.
+TEST(Job, LatencyTargetPredictsReportsAndCachesTheTable) {
+  JobSpec spec;
+  spec.model_path = DataPath("resnet18.pt");
+  spec.output_model_path = TempPath("resnet18_latency.pt");
+  spec.input_shape = {1, 3, 64, 64};
+  spec.target_kind = "latency";
+  spec.target_ratio = 0.5;
+  spec.latency_batch_size = 2;
+  spec.latency_runs = 3;
+  spec.latency_table_grid = 3;
+  spec.latency_table_cache_dir = TempPath("job_latency_tables");
+  std::filesystem::remove_all(spec.latency_table_cache_dir);
+  spec.device = "cpu";
+  for (bool cached : {false, true}) {
+    std::vector<std::string> stages;
+    CancelToken cancel;
+    JobOutcome outcome;
+    Status status = RunPruneJob(
+        spec, [&](const Progress& p) { stages.push_back(p.stage); }, cancel, &outcome);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_NE(std::find(stages.begin(), stages.end(), "latency_table"), stages.end());
+    std::string report = TempPath("latency_report.json");
+    {
+      FILE* f = std::fopen(report.c_str(), "w");
+      std::fputs(outcome.report_json.c_str(), f);
+      std::fclose(f);
+    }
+    std::string out;
+    int rc = RunPython(
+        "import json\n"
+        "r = json.load(open('" +
+            report +
+            "'))\n"
+            "assert r['target'] == {'kind': 'latency', 'ratio': 0.5}, r['target']\n"
+            "p = r['latency_prediction']\n"
+            "assert p['predicted_ratio'] <= 0.5, p\n"
+            "assert abs(p['predicted_ms_after'] / p['predicted_ms_before'] - p['predicted_ratio']) "
+            "< 1e-9\n"
+            "assert p['measured_ratio'] > 0, p\n"
+            "assert abs(p['measured_ratio'] - r['after']['latency_ms'] / "
+            "r['before']['latency_ms']) < 1e-9\n"
+            "t = p['table']\n"
+            "assert t['from_cache'] == " +
+            std::string(cached ? "True" : "False") +
+            ", t\n"
+            "assert (t['measurements'] == 0) == t['from_cache'], t\n"
+            "assert t['batch_size'] == 2 and t['grid_points'] == 3 and t['layers_timed'] == 21, t\n"
+            "assert t['device'].startswith('cpu: '), t\n"
+            "assert r['after']['macs'] < r['before']['macs']\n",
+        &out);
+    EXPECT_EQ(rc, 0) << out << outcome.report_json;
+    std::remove(report.c_str());
+  }
+  std::remove(spec.output_model_path.c_str());
+
+  JobSpec bad = spec;
+  bad.target_kind = "latncy";
+  EXPECT_EQ(RunJob(bad).code, "INVALID_ARGUMENT");
+  bad = spec;
+  bad.latency_batch_size = 0;  // nothing to measure the latency at
+  EXPECT_EQ(RunJob(bad).code, "INVALID_ARGUMENT");
 }
 
 TEST(Analyze, ReportsGroupsAndErrors) {

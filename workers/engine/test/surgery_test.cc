@@ -42,7 +42,7 @@ TEST_P(UniformPrune, ReachesFlopsTargetAndStaysUsable) {
   auto module = LoadTestModel(GetParam());
   auto reference = module.clone();
   ModelAnalysis a = AnalyzeModel(module, kShape);
-  KeepCounts keep = UniformKeepCounts(a, "flops", 0.5);
+  KeepCounts keep = UniformKeepCounts(a, CostModel(a, "flops"), 0.5);
   auto pruned = ApplyPlan(module, a, SelectChannels(module, a, keep, "l1"));
 
   // The real cost of the pruned model (re-analysed) matches the prediction.

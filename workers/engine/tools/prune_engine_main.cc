@@ -15,10 +15,12 @@ namespace {
 constexpr char kUsage[] = R"(usage:
   prune-engine analyze --model M --input-shape 1,1,28,28 [--json]
   prune-engine prune --model IN --input-shape S -o OUT [--report R.json]
-               [--strategy uniform|global|...] [--target flops=0.5|params=0.5]
+               [--strategy uniform|global|...]
+               [--target flops=0.5|params=0.5|latency=0.5]
                [--dataset D] [--finetune-epochs K] [--lr LR] [--batch-size B]
                [--calibration-batches N] [--seed N] [--device auto|cpu|cuda]
                [--latency-batch-size B] [--latency-runs N]
+               [--latency-table-cache DIR] [--latency-table-grid N]
                [--importance l1|l2|bn_scale|taylor|fpgm|random]
                [--group-reduction sum|mean|max] [--normalization mean|max|sum|none]
                [--round-to N] [--min-channels N] [--taylor-batches N]
@@ -36,6 +38,9 @@ constexpr char kUsage[] = R"(usage:
 
 Datasets are torch.save({"inputs": float32 [N,...], "targets": int64 [N]}) files;
 the first 80% fine-tune / calibrate, the last 20% evaluate.
+--target latency=R keeps at most R of the model's latency on --device at
+--latency-batch-size, predicted by a per-layer latency table (built once per
+model and device; reused from --latency-table-cache DIR when given).
 )";
 
 struct Args {
@@ -162,6 +167,10 @@ int Prune(const Args& args) {
       ok = ParseNumber(value, &spec.latency_batch_size);
     } else if (key == "--latency-runs") {
       ok = ParseNumber(value, &spec.latency_runs);
+    } else if (key == "--latency-table-cache") {
+      spec.latency_table_cache_dir = value;
+    } else if (key == "--latency-table-grid") {
+      ok = ParseNumber(value, &spec.latency_table_grid);
     } else if (key == "--importance") {
       spec.importance = value;
     } else if (key == "--group-reduction") {

@@ -245,11 +245,11 @@ class AmcStrategy : public Strategy {
     }
     if (!context.Feasible(k)) std::fill(min_keep_.begin(), min_keep_.end(), 1);
     // Cost of each unit's layers when everything else is full: "FLOPs left".
-    full_cost_ = static_cast<double>(context.FullCost());
+    full_cost_ = context.FullCost();
     for (size_t t = 0; t < n; ++t) {
       KeepCounts one = full;
       one[units[t].group] = 1;
-      unit_cost_.push_back((full_cost_ - static_cast<double>(context.Cost(one))) / full_cost_);
+      unit_cost_.push_back((full_cost_ - context.Cost(one)) / full_cost_);
     }
   }
 
@@ -276,7 +276,7 @@ class AmcStrategy : public Strategy {
                            double prev_action) const {
     std::vector<float> s(kStateDim);
     for (int j = 0; j < 7; ++j) s[j] = static_cast<float>(static_[t][j]);
-    double reduced = (full_cost_ - static_cast<double>(context.Cost(keep))) / full_cost_;
+    double reduced = (full_cost_ - context.Cost(keep)) / full_cost_;
     double rest = 0.0;
     for (size_t r = t + 1; r < unit_cost_.size(); ++r) rest += unit_cost_[r];
     s[7] = static_cast<float>(reduced);

@@ -43,12 +43,12 @@ class AutoSlimStrategy : public Strategy {
     if (round_scores_.size() < round_units_.size()) return;
 
     // End of the round: the cheapest reduction in score per cost saved.
-    const double current_cost = static_cast<double>(context.Cost(current_));
+    const double current_cost = context.Cost(current_);
     int best = -1;
     double best_rate = std::numeric_limits<double>::infinity();
     for (size_t i = 0; i < round_units_.size(); ++i) {
       KeepCounts cand = Shrunk(context.units()[round_units_[i]]);
-      double saved = current_cost - static_cast<double>(context.Cost(cand));
+      double saved = current_cost - context.Cost(cand);
       if (saved <= 0) continue;
       double rate = (current_score_ - round_scores_[i]) / saved;
       if (best < 0 || rate < best_rate) {

@@ -144,8 +144,8 @@ KeepCounts ProjectToTarget(const SearchContext& context, const KeepCounts& keep)
   return scaled(lo);
 }
 
-void MarkPareto(std::vector<Candidate>& candidates, const std::string& target_kind) {
-  auto cost = [&](const Candidate& c) { return target_kind == "params" ? c.params : c.macs; };
+void MarkPareto(std::vector<Candidate>& candidates) {
+  auto cost = [](const Candidate& c) { return c.cost; };
   for (auto& c : candidates) {
     c.pareto = true;
     for (const auto& o : candidates) {
@@ -166,14 +166,18 @@ void MarkPareto(std::vector<Candidate>& candidates, const std::string& target_ki
   }
 }
 
-Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer)
-    : analysis_(analysis), options_(std::move(options)), scorer_(scorer) {
+Search::Search(const ModelAnalysis& analysis, const SearchOptions& options, CandidateScorer* scorer)
+    : Search(analysis, options, scorer, CostModel(analysis, options.target_kind)) {}
+
+Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer,
+               CostModel cost)
+    : analysis_(analysis), options_(std::move(options)), scorer_(scorer), cost_(std::move(cost)) {
   auto invalid = [](const std::string& m) { throw EngineError("INVALID_ARGUMENT", m); };
   if (!IsSearchStrategy(options_.strategy)) {
     invalid("unknown search strategy '" + options_.strategy + "'");
   }
-  if (options_.target_kind != "flops" && options_.target_kind != "params") {
-    invalid("unknown target kind '" + options_.target_kind + "'");
+  if (cost_.kind() != options_.target_kind) {
+    invalid("cost model '" + cost_.kind() + "' for target kind '" + options_.target_kind + "'");
   }
   if (!(options_.target_ratio > 0 && options_.target_ratio < 1)) {
     invalid("target ratio must be in (0, 1)");
@@ -198,9 +202,8 @@ Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateSc
   if (options_.max_evaluations == 0) options_.max_evaluations = DefaultMaxEvaluations(options_);
   units_ = DecisionUnits(analysis_);
   KeepCounts full = FullKeepCounts(analysis_);
-  full_cost_ = CostOf(analysis_, full, options_.target_kind);
-  full_macs_ = ComputeCost(analysis_, full).macs;
-  if (full_cost_ <= 0) throw EngineError("TARGET_UNREACHABLE", "model has no measurable cost");
+  if (!(cost_.FullCost() > 0))
+    throw EngineError("TARGET_UNREACHABLE", "model has no measurable cost");
   rng_.seed(options_.seed);
   strategy_ = MakeStrategy(*this);
   // Fails with TARGET_UNREACHABLE early.
@@ -208,10 +211,6 @@ Search::Search(const ModelAnalysis& analysis, SearchOptions options, CandidateSc
 }
 
 Search::~Search() = default;
-
-int64_t Search::Cost(const KeepCounts& keep) const {
-  return CostOf(analysis_, keep, options_.target_kind);
-}
 
 double Search::Evaluate(const KeepCounts& keep) {
   auto it = index_.find(keep);
@@ -223,7 +222,8 @@ double Search::Evaluate(const KeepCounts& keep) {
   ModelCost cost = ComputeCost(analysis_, keep);
   c.macs = cost.macs;
   c.params = cost.params;
-  c.feasible = Feasible(keep);
+  c.cost = Cost(keep);
+  c.feasible = c.cost <= options_.target_ratio * FullCost();
   index_[keep] = candidates_.size();
   candidates_.push_back(c);
   if (c.feasible && (best_ < 0 || BetterCandidate(c, candidates_[best_], options_))) {
@@ -238,9 +238,7 @@ bool BetterCandidate(const Candidate& a, const Candidate& b, const SearchOptions
   const bool a_keeps = a.score >= floor, b_keeps = b.score >= floor;
   if (a_keeps != b_keeps) return a_keeps;
   if (!a_keeps) return a.score > b.score;
-  const int64_t a_cost = options.target_kind == "params" ? a.params : a.macs;
-  const int64_t b_cost = options.target_kind == "params" ? b.params : b.macs;
-  return a_cost < b_cost || (a_cost == b_cost && a.score > b.score);
+  return a.cost < b.cost || (a.cost == b.cost && a.score > b.score);
 }
 
 std::string Search::ProgressMessage() const {
@@ -248,8 +246,8 @@ std::string Search::ProgressMessage() const {
   m << strategy_->Describe();
   if (best_ >= 0) {
     char buf[96];
-    std::snprintf(buf, sizeof(buf), " best %.3f @ %.2f MACs", candidates_[best_].score,
-                  static_cast<double>(candidates_[best_].macs) / static_cast<double>(full_macs_));
+    std::snprintf(buf, sizeof(buf), " best %.3f @ %.2f %s", candidates_[best_].score,
+                  candidates_[best_].cost / FullCost(), cost_.unit());
     m << buf;
   }
   return m.str();
@@ -306,7 +304,8 @@ SearchResult Search::Finish() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   SearchResult result;
   result.candidates = candidates_;
-  MarkPareto(result.candidates, options_.target_kind);
+  MarkPareto(result.candidates);
+  result.full_cost = FullCost();
   result.best = result.candidates.at(best_);
   result.keep = result.best.keep;
   result.evaluations = static_cast<int>(candidates_.size());
@@ -378,12 +377,22 @@ void Search::Restore(const std::string& state) {
       ModelCost cost = ComputeCost(analysis_, c.keep);
       c.macs = cost.macs;
       c.params = cost.params;
-      c.feasible = Feasible(c.keep);
+      c.cost = Cost(c.keep);
+      c.feasible = c.cost <= options_.target_ratio * FullCost();
       index_[c.keep] = candidates_.size();
       candidates_.push_back(std::move(c));
     }
-    best_ = static_cast<int>(GetInt(a, "best"));
-    if (best_ >= static_cast<int>(candidates_.size())) mismatch("best");
+    // The best candidate is re-chosen from the candidates (in evaluation
+    // order, as Evaluate chose it) rather than read: a latency table
+    // re-measured by the resuming worker may judge feasibility differently.
+    if (GetInt(a, "best") >= static_cast<int64_t>(candidates_.size())) mismatch("best");
+    best_ = -1;
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      const Candidate& c = candidates_[i];
+      if (c.feasible && (best_ < 0 || BetterCandidate(c, candidates_[best_], options_))) {
+        best_ = static_cast<int>(i);
+      }
+    }
     seconds_ = GetDouble(a, "seconds");
     torch::serialize::InputArchive strategy;
     a.read("strategy_state", strategy);

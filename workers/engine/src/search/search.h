@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "analysis.h"
+#include "cost_model.h"
 #include "measure.h"
 #include "prune/engine/job.h"
 
@@ -70,15 +71,17 @@ struct AutoSlimOptions {
 };
 
 struct SearchOptions {
-  std::string strategy;               // "amc", "metapruning", "autoslim"
-  std::string target_kind = "flops";  // "flops" (MACs) or "params"
-  double target_ratio = 0.5;          // hard constraint: cost <= ratio * original
+  std::string strategy;  // "amc", "metapruning", "autoslim"
+  // "flops" (MACs), "params" or "latency" (predicted by a LatencyTable; the
+  // Search then needs the matching CostModel).
+  std::string target_kind = "flops";
+  double target_ratio = 0.5;  // hard constraint: cost <= ratio * original
   // 0: none. Otherwise the search looks for the smallest feasible model
   // whose score keeps the floor (see BetterCandidate; AutoSlim slims on past
   // the target while it holds); reported as floor_met.
   double accuracy_floor = 0.0;
-  int max_evaluations = 0;            // 0: strategy default (see DefaultMaxEvaluations)
-  double max_seconds = 0.0;           // 0: no wall-time limit
+  int max_evaluations = 0;   // 0: strategy default (see DefaultMaxEvaluations)
+  double max_seconds = 0.0;  // 0: no wall-time limit
   uint64_t seed = 0;
   int checkpoint_every = 10;  // fresh evaluations between checkpoint callbacks (0: never)
   AmcOptions amc;
@@ -90,6 +93,7 @@ struct Candidate {
   KeepCounts keep;
   int64_t macs = 0;
   int64_t params = 0;
+  double cost = 0.0;  // of the target kind: MACs, params or predicted milliseconds
   double score = 0.0;
   bool feasible = false;  // cost within the target
   bool pareto = false;    // on the (cost, score) Pareto front of all candidates
@@ -99,6 +103,7 @@ struct SearchResult {
   KeepCounts keep;                    // the chosen widths (feasible)
   Candidate best;                     // best feasible candidate
   std::vector<Candidate> candidates;  // every evaluated candidate, in order
+  double full_cost = 0.0;             // cost of the unpruned model (target kind)
   int evaluations = 0;
   double seconds = 0.0;    // wall time, summed over resumed runs
   bool floor_met = true;   // best.score >= accuracy_floor (true without a floor)
@@ -136,11 +141,10 @@ class SearchContext {
   virtual std::mt19937_64& rng() = 0;
   // Score of `keep` (cached: a repeated candidate is not evaluated twice).
   virtual double Evaluate(const KeepCounts& keep) = 0;
-  virtual int64_t Cost(const KeepCounts& keep) const = 0;  // of the target kind
-  virtual int64_t FullCost() const = 0;
+  virtual double Cost(const KeepCounts& keep) const = 0;  // of the target kind
+  virtual double FullCost() const = 0;
   bool Feasible(const KeepCounts& keep) const {
-    return static_cast<double>(Cost(keep)) <=
-           options().target_ratio * static_cast<double>(FullCost());
+    return Cost(keep) <= options().target_ratio * FullCost();
   }
 };
 
@@ -169,7 +173,11 @@ class Search : private SearchContext {
  public:
   // `scorer` must outlive the search. Throws EngineError INVALID_ARGUMENT for
   // bad options, TARGET_UNREACHABLE when one channel per group is too much.
-  Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer);
+  // The cost of options.target_kind is `cost` (whose kind must match); the
+  // first form builds the analytic one for "flops" / "params".
+  Search(const ModelAnalysis& analysis, const SearchOptions& options, CandidateScorer* scorer);
+  Search(const ModelAnalysis& analysis, SearchOptions options, CandidateScorer* scorer,
+         CostModel cost);
   ~Search() override;
 
   // Complete search state as bytes (a torch archive).
@@ -191,8 +199,8 @@ class Search : private SearchContext {
   const SearchOptions& options() const override { return options_; }
   std::mt19937_64& rng() override { return rng_; }
   double Evaluate(const KeepCounts& keep) override;
-  int64_t Cost(const KeepCounts& keep) const override;
-  int64_t FullCost() const override { return full_cost_; }
+  double Cost(const KeepCounts& keep) const override { return cost_.Cost(keep); }
+  double FullCost() const override { return cost_.FullCost(); }
 
   std::string ProgressMessage() const;
   SearchResult Finish();
@@ -200,9 +208,8 @@ class Search : private SearchContext {
   const ModelAnalysis& analysis_;
   SearchOptions options_;
   CandidateScorer* scorer_;
+  CostModel cost_;
   std::vector<Unit> units_;
-  int64_t full_cost_ = 0;
-  int64_t full_macs_ = 0;
   std::mt19937_64 rng_;
   std::unique_ptr<Strategy> strategy_;
   std::vector<Candidate> candidates_;
@@ -217,9 +224,9 @@ class Search : private SearchContext {
 KeepCounts ProjectToTarget(const SearchContext& context, const KeepCounts& keep);
 
 // Flags the candidates on the Pareto front (no other candidate has lower or
-// equal cost and higher or equal score, one of them strictly), cost = MACs or
-// params per target kind.
-void MarkPareto(std::vector<Candidate>& candidates, const std::string& target_kind);
+// equal cost and higher or equal score, one of them strictly), cost =
+// Candidate::cost (of the target kind).
+void MarkPareto(std::vector<Candidate>& candidates);
 
 // Archive helpers for strategies (everything stored as tensors).
 void PutInt(torch::serialize::OutputArchive& a, const std::string& key, int64_t v);

@@ -36,6 +36,7 @@ SearchOptions SearchOptionsFromSpec(const JobSpec& spec) {
 SearchResult RunSearchForJob(const JobSpec& spec, const torch::jit::Module& original,
                              const ModelAnalysis& analysis, const DatasetSplit& split,
                              const torch::Device& device, const CancelToken& cancel,
+                             const CostModel& cost,
                              const std::function<void(double, const std::string&)>& on_progress,
                              const std::vector<torch::Tensor>* channel_scores,
                              torch::jit::Module* weights_source) {
@@ -72,7 +73,7 @@ SearchResult RunSearchForJob(const JobSpec& spec, const torch::jit::Module& orig
         net->MetaTrain(scorer, DecisionUnits(analysis), calibration, spec.batch_size, cancel);
     meta_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  Search search(analysis, options, &scorer);
+  Search search(analysis, options, &scorer, cost);
   if (!spec.search_resume_state.empty()) search.Restore(spec.search_resume_state);
   SearchResult result = search.Run(
       cancel,
@@ -143,6 +144,8 @@ void WriteSearchSection(JsonWriter& json, const JobSpec& spec, const SearchResul
   json.Key("best_score").Number(result.best.score);
   json.Key("best_macs").Int(result.best.macs);
   json.Key("best_params").Int(result.best.params);
+  json.Key("best_cost_ratio")
+      .Number(result.full_cost > 0 ? result.best.cost / result.full_cost : 0.0);
   json.Key("floor_met").Bool(result.floor_met);
   if (o.strategy == "metapruning" && o.evo.mode == "pruningnet") {
     json.Key("pruningnet").BeginObject();
@@ -182,6 +185,7 @@ void WriteCandidates(JsonWriter& json, const SearchResult& result, const ModelAn
     json.EndArray();
     json.Key("macs").Int(c[i].macs);
     json.Key("params").Int(c[i].params);
+    json.Key("cost_ratio").Number(result.full_cost > 0 ? c[i].cost / result.full_cost : 0.0);
     json.Key("score").Number(c[i].score);
     json.Key("feasible").Bool(c[i].feasible);
     json.Key("pareto").Bool(c[i].pareto);

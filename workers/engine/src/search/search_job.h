@@ -20,7 +20,8 @@ SearchOptions SearchOptionsFromSpec(const JobSpec& spec);
 
 // Runs spec.strategy on `original`: candidates are calibrated on the start of
 // `split.train` and scored on its last spec.search_eval_samples samples (the
-// reported accuracy stays on split.eval). Resumes from
+// reported accuracy stays on split.eval); `cost` measures spec.target_kind.
+// Resumes from
 // spec.search_resume_state when set; calls spec.on_checkpoint. Candidates keep
 // the top channels by `channel_scores` (per group, as SelectChannelsByScores;
 // nullptr: L1 magnitude). In MetaPruning "pruningnet" mode, when the
@@ -30,6 +31,7 @@ SearchOptions SearchOptionsFromSpec(const JobSpec& spec);
 SearchResult RunSearchForJob(const JobSpec& spec, const torch::jit::Module& original,
                              const ModelAnalysis& analysis, const DatasetSplit& split,
                              const torch::Device& device, const CancelToken& cancel,
+                             const CostModel& cost,
                              const std::function<void(double, const std::string&)>& on_progress,
                              const std::vector<torch::Tensor>* channel_scores = nullptr,
                              torch::jit::Module* weights_source = nullptr);

@@ -17,6 +17,7 @@
 #include "dataset.h"
 #include "engine_error.h"
 #include "evaluate.h"
+#include "latency_table_builder.h"
 #include "prune/engine/job.h"
 #include "search/pruning_net.h"
 #include "search/scorer.h"
@@ -196,6 +197,130 @@ TEST_P(Strategies, CancelStopsWithinOneEvaluation) {
   EXPECT_LE(scorer.calls, 2);
 }
 
+// A measured latency table of the residual model (cheap settings: these tests
+// check that the searches honour the prediction, not its precision).
+std::shared_ptr<const LatencyTable> ResidualLatencyTable() {
+  static const auto table = [] {
+    LatencyTableOptions o;
+    o.batch_size = 2;
+    o.grid_points = 3;
+    o.layer_runs = 1;
+    o.model_runs = 1;
+    CancelToken cancel;
+    torch::jit::Module module = Residual().module;  // a handle: measuring does not change it
+    return std::make_shared<const LatencyTable>(
+        BuildLatencyTable(module, Residual().analysis, o, cancel));
+  }();
+  return table;
+}
+
+// Latency targets between the smallest predicted latency (one channel per
+// unit) and the full model's, so that they are reachable whatever the
+// machine measured.
+std::vector<double> ReachableLatencyRatios(const CostModel& cost) {
+  KeepCounts smallest = FullKeepCounts(Residual().analysis);
+  for (const Unit& u : DecisionUnits(Residual().analysis)) smallest[u.group] = 1;
+  const double floor = cost.Cost(smallest) / cost.FullCost();
+  return {floor + 0.6 * (1 - floor), floor + 0.3 * (1 - floor)};
+}
+
+TEST_P(Strategies, MeetsLatencyTargetByThePrediction) {
+  const ModelAnalysis& analysis = Residual().analysis;
+  const CostModel cost(analysis, ResidualLatencyTable());
+  for (double ratio : ReachableLatencyRatios(cost)) {
+    SearchOptions o = SmallOptions(GetParam());
+    o.target_kind = "latency";
+    o.target_ratio = ratio;
+    SyntheticScorer scorer(analysis);
+    Search search(analysis, o, &scorer, cost);
+    CancelToken cancel;
+    SearchResult r = search.Run(cancel, nullptr, nullptr);
+    EXPECT_LE(cost.Cost(r.keep), ratio * cost.FullCost()) << ratio;
+    EXPECT_TRUE(r.best.feasible);
+    EXPECT_DOUBLE_EQ(r.full_cost, cost.FullCost());
+    bool any_pareto = false;
+    for (const Candidate& c : r.candidates) {
+      EXPECT_DOUBLE_EQ(c.cost, cost.Cost(c.keep));
+      EXPECT_EQ(c.feasible, c.cost <= ratio * cost.FullCost());
+      any_pareto |= c.pareto;
+    }
+    EXPECT_TRUE(any_pareto);
+  }
+}
+
+TEST_P(Strategies, LatencyTargetResumesFromCheckpoint) {
+  const ModelAnalysis& analysis = Residual().analysis;
+  const CostModel cost(analysis, ResidualLatencyTable());
+  SearchOptions o = SmallOptions(GetParam());
+  o.target_kind = "latency";
+  o.target_ratio = ReachableLatencyRatios(cost)[0];
+  SyntheticScorer scorer(analysis);
+  CancelToken cancel;
+  SearchResult uninterrupted = Search(analysis, o, &scorer, cost).Run(cancel, nullptr, nullptr);
+  o.checkpoint_every = 3;
+  std::string state;
+  {
+    Search first(analysis, o, &scorer, cost);
+    CancelToken stop;
+    EXPECT_THROW(first.Run(stop, nullptr,
+                           [&](const std::string& s) {
+                             state = s;
+                             stop.Cancel();
+                           }),
+                 EngineError);
+  }
+  ASSERT_FALSE(state.empty());
+  Search resumed(analysis, o, &scorer, cost);
+  resumed.Restore(state);
+  SearchResult r = resumed.Run(cancel, nullptr, nullptr);
+  EXPECT_EQ(r.keep, uninterrupted.keep);
+  ASSERT_EQ(r.candidates.size(), uninterrupted.candidates.size());
+  for (size_t i = 0; i < r.candidates.size(); ++i) {
+    EXPECT_EQ(r.candidates[i].pareto, uninterrupted.candidates[i].pareto) << i;
+  }
+  // A flops search cannot resume a latency checkpoint.
+  SearchOptions flops = o;
+  flops.target_kind = "flops";
+  Search other(analysis, flops, &scorer);
+  EXPECT_THROW(other.Restore(state), EngineError);
+}
+
+// A depthwise conv is timed with groups == its kept channels along one axis
+// (its input follows its output); a wrong weight shape or groups would make
+// the convolution throw.
+TEST(Search, LatencyTableTimesDepthwiseConvsAlongOneAxis) {
+  torch::jit::Module module = torch::jit::load(SearchDataPath("dw_cnn.pt"));
+  module.eval();
+  ModelAnalysis analysis = AnalyzeModel(module, kShape);
+  LatencyTableOptions o;
+  o.batch_size = 2;
+  o.grid_points = 4;
+  o.layer_runs = 1;
+  o.model_runs = 1;
+  CancelToken cancel;
+  LatencyTable table = BuildLatencyTable(module, analysis, o, cancel);
+  bool found = false;
+  for (const LayerLatencyGrid& g : table.layers) {
+    if (analysis.layers[g.layer].name != "dw") continue;
+    found = true;
+    EXPECT_TRUE(analysis.layers[g.layer].depthwise);
+    EXPECT_EQ(g.in_counts, std::vector<int64_t>{12});
+    EXPECT_EQ(g.out_counts, (std::vector<int64_t>{3, 6, 9, 12}));
+    for (double ms : g.ms) EXPECT_GT(ms, 0.0);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Search, LatencyTargetNeedsItsCostModel) {
+  SearchOptions o = SmallOptions("autoslim");
+  o.target_kind = "latency";
+  SyntheticScorer scorer(Residual().analysis);
+  EXPECT_THROW(Search(Residual().analysis, o, &scorer), EngineError);
+  o.target_kind = "flops";
+  const CostModel latency(Residual().analysis, ResidualLatencyTable());
+  EXPECT_THROW(Search(Residual().analysis, o, &scorer, latency), EngineError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Search, Strategies, ::testing::Values("autoslim", "amc", "metapruning"));
 
 int64_t Macs(const KeepCounts& keep) { return ComputeCost(Residual().analysis, keep).macs; }
@@ -265,11 +390,11 @@ TEST(Search, WallTimeBudgetStopsAndStaysFeasible) {
 
 TEST(Search, MarkParetoFlagsTheFront) {
   std::vector<Candidate> c(4);
-  c[0].macs = 10, c[0].score = 0.9;
-  c[1].macs = 5, c[1].score = 0.8;
-  c[2].macs = 6, c[2].score = 0.7;  // dominated by c[1]
-  c[3].macs = 2, c[3].score = 0.1;
-  MarkPareto(c, "flops");
+  c[0].cost = 10, c[0].score = 0.9;
+  c[1].cost = 5, c[1].score = 0.8;
+  c[2].cost = 6, c[2].score = 0.7;  // dominated by c[1]
+  c[3].cost = 2, c[3].score = 0.1;
+  MarkPareto(c);
   EXPECT_TRUE(c[0].pareto);
   EXPECT_TRUE(c[1].pareto);
   EXPECT_FALSE(c[2].pareto);

@@ -18,10 +18,13 @@ struct JobSpec {
   std::string model_path;
   std::string dataset_path;  // optional: "" means no accuracy numbers
   std::string output_model_path;
-  std::vector<int64_t> input_shape;   // e.g. {1, 1, 28, 28}
-  std::string strategy = "uniform";   // v0: "uniform"
-  std::string target_kind = "flops";  // "flops" (MACs) or "params"
-  double target_ratio = 0.5;          // fraction to keep, in (0, 1)
+  std::vector<int64_t> input_shape;  // e.g. {1, 1, 28, 28}
+  std::string strategy = "uniform";  // v0: "uniform"
+  // "flops" (MACs), "params", or "latency": latency on `device` at
+  // latency_batch_size, predicted by a per-layer latency table measured once
+  // per model and device (workers/engine/README.md, "Latency target").
+  std::string target_kind = "flops";
+  double target_ratio = 0.5;  // fraction to keep, in (0, 1)
   int finetune_epochs = 0;
   double finetune_lr = 0.01;
   int batch_size = 64;
@@ -30,6 +33,10 @@ struct JobSpec {
   std::string device = "auto";  // "auto", "cpu", "cuda", "cuda:N"
   int latency_batch_size = 32;  // 0 skips the latency measurement
   int latency_runs = 10;        // timed forward passes (after 2 warm-up passes)
+  // Latency target: where tables are cached ("" : build one per job) and the
+  // grid of kept channel fractions timed per layer axis (1/N ... N/N).
+  std::string latency_table_cache_dir;
+  int latency_table_grid = 8;
   // Ranking baselines ("uniform", "global"): channel importance and widths.
   std::string importance = "l1";         // l1 | l2 | bn_scale | taylor | fpgm | random
   std::string group_reduction = "mean";  // sum | mean | max over a group's members

@@ -1,0 +1,204 @@
+#include "latency_table_builder.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine_error.h"
+#include "evaluate.h"
+#include "layer_timing.h"
+#include "measure.h"
+
+namespace prune::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Value of the first "<label> : value" line of a /proc style file.
+std::string ProcField(const fs::path& file, const std::string& label) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, label.size(), label) != 0) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    return value;
+  }
+  return "";
+}
+
+// LibTorch 1.13 without CUDA headers cannot ask the CUDA runtime for the
+// device name, so the NVIDIA driver's /proc entries name the GPU models
+// (all distinct models on the machine, since CUDA's device order need not be
+// the PCI order).
+std::string DeviceDescription(const torch::Device& device) {
+  if (device.is_cuda()) {
+    std::set<std::string> models;
+    std::error_code ec;
+    for (const auto& gpu : fs::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+      std::string model = ProcField(gpu.path() / "information", "Model");
+      if (!model.empty()) models.insert(model);
+    }
+    std::string names;
+    for (const auto& m : models) names += (names.empty() ? "" : " + ") + m;
+    return device.str() + ": " + (names.empty() ? "unknown GPU model" : names);
+  }
+  std::string cpu = ProcField("/proc/cpuinfo", "model name");
+  return "cpu: " + (cpu.empty() ? std::string("unknown model") : cpu) + ", " +
+         std::to_string(at::get_num_threads()) + " threads";
+}
+
+std::vector<int64_t> GridCounts(int64_t channels, int points) {
+  std::vector<int64_t> counts;
+  for (int i = 1; i <= points; ++i) {
+    auto c = static_cast<int64_t>(std::llround(static_cast<double>(i * channels) / points));
+    c = std::clamp<int64_t>(c, 1, channels);
+    if (counts.empty() || counts.back() != c) counts.push_back(c);
+  }
+  return counts;
+}
+
+bool Prunable(const ModelAnalysis& analysis, int group) {
+  return group >= 0 && analysis.groups.at(group).prunable;
+}
+
+// Whether pruning can change the layer's input channels (a depthwise conv's
+// input follows its output, which is the varied axis).
+bool InputVaries(const ModelAnalysis& analysis, const Layer& layer) {
+  if (layer.depthwise) return false;
+  if (Prunable(analysis, layer.in_group)) return true;
+  for (const ChannelPart& p : layer.in_parts) {
+    if (Prunable(analysis, p.group)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+LatencyTableKey LatencyKeyFor(const ModelAnalysis& analysis, const LatencyTableOptions& options) {
+  LatencyTableKey key;
+  key.model_fingerprint = ModelFingerprint(analysis);
+  key.input_shape = analysis.input_shape;
+  key.batch_size = options.batch_size;
+  key.device = DeviceDescription(options.device);
+  key.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                      std::to_string(TORCH_VERSION_MINOR) + "." +
+                      std::to_string(TORCH_VERSION_PATCH);
+  key.grid_points = options.grid_points;
+  return key;
+}
+
+LatencyTable BuildLatencyTable(torch::jit::Module& module, const ModelAnalysis& analysis,
+                               const LatencyTableOptions& options, const CancelToken& cancel,
+                               int* measurements) {
+  if (options.batch_size < 1 || options.grid_points < 1 || options.layer_runs < 1 ||
+      options.model_runs < 1) {
+    throw EngineError("INVALID_ARGUMENT", "bad latency table settings");
+  }
+  LatencyTable table;
+  table.key = LatencyKeyFor(analysis, options);
+  const ModelCost full = ComputeCost(analysis, FullKeepCounts(analysis));
+  LayerTimingOptions timing;
+  timing.batch_size = options.batch_size;
+  timing.runs = options.layer_runs;
+  timing.device = options.device;
+  std::vector<int> timed;
+  for (size_t i = 0; i < analysis.layers.size(); ++i) {
+    if (CanTimeLayer(analysis.layers[i])) timed.push_back(static_cast<int>(i));
+  }
+  int made = 0;
+  double layers_full_ms = 0.0;
+  for (size_t n = 0; n < timed.size(); ++n) {
+    const int index = timed[n];
+    const Layer& layer = analysis.layers[index];
+    const LayerCost& size = full.layers[index];
+    if (options.on_progress) {
+      options.on_progress(
+          static_cast<double>(n) / static_cast<double>(timed.size() + 1),
+          "layer " + std::to_string(n + 1) + "/" + std::to_string(timed.size()) + " " + layer.name);
+    }
+    LayerLatencyGrid grid;
+    grid.layer = index;
+    grid.in_counts = InputVaries(analysis, layer)
+                         ? GridCounts(size.in_channels, options.grid_points)
+                         : std::vector<int64_t>{size.in_channels};
+    grid.out_counts = Prunable(analysis, layer.out_group)
+                          ? GridCounts(size.out_channels, options.grid_points)
+                          : std::vector<int64_t>{size.out_channels};
+    for (int64_t in : grid.in_counts) {
+      for (int64_t out : grid.out_counts) {
+        ThrowIfCancelled(cancel);
+        if (options.on_measure) options.on_measure(index);
+        grid.ms.push_back(TimeLayerMs(layer, in, out, timing));
+        ++made;
+      }
+    }
+    layers_full_ms += grid.ms.back();
+    table.layers.push_back(std::move(grid));
+  }
+  ThrowIfCancelled(cancel);
+  if (options.on_progress)
+    options.on_progress(1.0 - 1.0 / static_cast<double>(timed.size() + 1), "whole model");
+  table.model_ms = MeasureLatencyMs(module, analysis.input_shape, options.batch_size,
+                                    options.model_runs, options.device);
+  table.remainder_ms = std::max(0.0, table.model_ms - layers_full_ms);
+  if (measurements) *measurements = made;
+  return table;
+}
+
+LatencyTableResult LoadOrBuildLatencyTable(torch::jit::Module& module,
+                                           const ModelAnalysis& analysis,
+                                           const LatencyTableOptions& options,
+                                           const CancelToken& cancel) {
+  LatencyTableResult result;
+  const LatencyTableKey key = LatencyKeyFor(analysis, options);
+  if (!options.cache_dir.empty()) {
+    result.cache_path =
+        (fs::path(options.cache_dir) / ("latency-" + HexDigest(key.Describe()) + ".table"))
+            .string();
+    std::ifstream in(result.cache_path, std::ios::binary);
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      try {
+        auto cached = std::make_shared<LatencyTable>(LatencyTable::Parse(text.str()));
+        if (cached->key == key) {
+          result.table = std::move(cached);
+          result.from_cache = true;
+          return result;
+        }
+      } catch (const EngineError&) {
+        // Unreadable (e.g. from another engine version): rebuilt and replaced below.
+      }
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto table = std::make_shared<LatencyTable>(
+      BuildLatencyTable(module, analysis, options, cancel, &result.measurements));
+  result.build_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.cache_path.empty()) {
+    // A cache that cannot be written costs the next job a rebuild, not this job.
+    std::error_code ec;
+    fs::create_directories(options.cache_dir, ec);
+    const std::string tmp = result.cache_path + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << table->Serialize();
+    }
+    fs::rename(tmp, result.cache_path, ec);
+    if (ec) fs::remove(tmp, ec);
+  }
+  result.table = std::move(table);
+  return result;
+}
+
+}  // namespace prune::engine
