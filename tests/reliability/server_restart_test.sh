@@ -12,8 +12,12 @@ source "$src/tests/reliability/lib.sh"
 start_server
 upload_tiny_inputs --samples 2000
 start_worker w1 --heartbeat 1 --lease-ttl 15 --reap-interval 1 --poll 0.3
+# The job must outlast both restarts (about 8 s). AMC's default episodes can
+# end its search sooner on a fast machine (7.7 s seen), so a long fine-tune
+# follows the search.
 job=$(prunectl job create --model tiny --dataset tiny-data --strategy amc --target flops=0.5 \
-  --search-seconds 15 --max-evaluations 100000 --seed 3 --json | json_field name)
+  --search-seconds 15 --max-evaluations 100000 --finetune-epochs 20 --seed 3 --json |
+  json_field name)
 wait_state "$job" RUNNING 20
 "$build/client/prunectl" job watch "$job" --json >"$tmp/watch.out" 2>"$tmp/watch.err" &
 watch_pid=$!
