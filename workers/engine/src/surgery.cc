@@ -41,12 +41,21 @@ PruningPlan SelectChannels(const torch::jit::Module& module, const ModelAnalysis
 
 namespace {
 
+struct Segment {
+  int64_t offset = 0;
+  int64_t channels = 0;
+  int64_t block = 1;
+  int group = -1;
+};
+
+}  // namespace
+
 // Replaces a constant `groups` argument of every conv call in the methods of
 // `conv`'s class type by `input.size(1) // weight.size(1)` (true for any
 // non-transposed conv), so the class is right for every channel count. A
 // scripted Conv2d bakes `groups` into its code, and instances with equal
 // constants share one class type, so a per-instance constant cannot work.
-void MakeConvGroupsDynamic(const torch::jit::Module& conv) {
+void MakeConvGroupsFollowChannels(const torch::jit::Module& conv) {
   for (torch::jit::Function* fn : conv.type()->methods()) {
     auto* graph_fn = dynamic_cast<torch::jit::GraphFunction*>(fn);
     if (!graph_fn) continue;
@@ -74,15 +83,6 @@ void MakeConvGroupsDynamic(const torch::jit::Module& conv) {
     }
   }
 }
-
-struct Segment {
-  int64_t offset = 0;
-  int64_t channels = 0;
-  int64_t block = 1;
-  int group = -1;
-};
-
-}  // namespace
 
 PruningPlan SelectChannelsByScores(const ModelAnalysis& analysis, const KeepCounts& keep,
                                    const std::vector<torch::Tensor>& scores) {
@@ -141,8 +141,8 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
     int64_t cursor = 0;
     for (const Segment& s : segments) {
       if (s.offset < cursor || s.offset + s.channels * s.block > size) {
-        throw EngineError("INTERNAL", "tensor " + path + "." + name +
-                                          " does not have the analysed size");
+        throw EngineError("INTERNAL",
+                          "tensor " + path + "." + name + " does not have the analysed size");
       }
       for (int64_t r = cursor; r < s.offset; ++r) rows.push_back(r);
       for (int64_t c : plan.keep.at(s.group)) {
@@ -160,7 +160,7 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
     torch::jit::Module conv = SubmoduleAt(pruned, path);
     auto w = conv.attr("weight").toTensor();
     auto original = SubmoduleAt(module, path).attr("weight").toTensor();
-    if (w.size(0) != original.size(0)) MakeConvGroupsDynamic(conv);
+    if (w.size(0) != original.size(0)) MakeConvGroupsFollowChannels(conv);
   }
   RefreshChannelConstants(pruned, analysis.depthwise_convs);
   return pruned;

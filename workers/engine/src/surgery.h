@@ -25,6 +25,12 @@ PruningPlan SelectChannels(const torch::jit::Module& module, const ModelAnalysis
 PruningPlan SelectChannelsByScores(const ModelAnalysis& analysis, const KeepCounts& keep,
                                    const std::vector<torch::Tensor>& scores);
 
+// Rewrites the code of `conv`'s class type so that every conv call computes
+// `groups` as input.size(1) // weight.size(1) instead of using the constant
+// the class was compiled with: right for any channel count of a depthwise
+// conv. Affects every module of that class type (see surgery.cc).
+void MakeConvGroupsFollowChannels(const torch::jit::Module& conv);
+
 // Returns a deep copy of `module` whose member tensors are shrunk to the kept
 // channels. `module` itself is not modified. Parameter / buffer slots,
 // names and requires_grad are preserved.

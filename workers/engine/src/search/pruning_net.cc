@@ -81,7 +81,7 @@ void PruningNet::ApplyTo(torch::jit::Module& module, const KeepCounts& keep) {
 
 double PruningNet::MetaTrain(InheritedWeightScorer& scorer, const std::vector<Unit>& units,
                              const Dataset& train, int64_t batch_size, const CancelToken& cancel) {
-  if (generators_.empty() || options_.steps <= 0 || scorer.uses_surgery()) return 0.0;
+  if (generators_.empty() || options_.steps <= 0) return 0.0;
   torch::jit::GraphOptimizerEnabledGuard optimizer_off(false);
   torch::AutoGradMode grad(true);
   torch::optim::Adam adam(parameters_, torch::optim::AdamOptions(options_.lr));

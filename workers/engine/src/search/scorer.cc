@@ -73,8 +73,14 @@ InheritedWeightScorer::InheritedWeightScorer(const torch::jit::Module& original,
                 [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
     }
   }
-  use_surgery_ = !analysis_.depthwise_convs.empty();
-  if (use_surgery_) original_ = original;
+  // Depthwise convs bake `groups` into their class's code; the working copy
+  // computes it from the channels instead (its own class types, so the
+  // original is untouched), and candidates then need only new tensors, not
+  // a fresh surgically pruned module each (clone, type patch, new graph
+  // executor: 25 % of MobileNetV2's evaluation time).
+  for (const auto& path : analysis_.depthwise_convs) {
+    MakeConvGroupsFollowChannels(SubmoduleAt(working_, path));
+  }
 }
 
 torch::jit::Module& InheritedWeightScorer::Materialize(const KeepCounts& keep, bool with_grad) {
@@ -88,12 +94,6 @@ torch::jit::Module& InheritedWeightScorer::Materialize(const KeepCounts& keep, b
       std::sort(kept.begin(), kept.end());
     }
     plan.keep.push_back(std::move(kept));
-  }
-  if (use_surgery_) {
-    working_ = ApplyPlan(original_, analysis_, plan);
-    working_.to(device_);
-    working_.eval();
-    return working_;
   }
   for (auto& s : slots_) {
     // index_select always copies: recalibration may then write the running

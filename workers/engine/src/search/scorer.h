@@ -53,8 +53,6 @@ class InheritedWeightScorer : public CandidateScorer {
   // (PruningNet meta-training).
   torch::jit::Module& Materialize(const KeepCounts& keep, bool with_grad = false);
 
-  // True for models whose candidates go through ApplyPlan (no weight_source).
-  bool uses_surgery() const { return use_surgery_; }
   const torch::Device& device() const { return device_; }
 
   // Turns `weight_source` on / off (on by default when set).
@@ -96,11 +94,7 @@ class InheritedWeightScorer : public CandidateScorer {
   torch::jit::Module working_;
   std::vector<std::vector<int64_t>> order_;  // per group: channels by descending importance
   std::vector<Slot> slots_;
-  // Models with depthwise convs need ApplyPlan's class-type patch: each
-  // candidate then goes through real surgery (slower, same result).
-  bool use_surgery_ = false;
   bool use_weight_source_ = true;
-  torch::jit::Module original_;
 };
 
 }  // namespace prune::engine::search
