@@ -87,6 +87,7 @@ TEST(Job, PrunesFineTunesAndReports) {
   JobOutcome again;
   ASSERT_TRUE(RunJob(spec, &again).ok());
   auto first = torch::jit::load(spec.output_model_path);
+  const std::string first_path = spec.output_model_path;
   spec.output_model_path = TempPath("job_out_again.pt");
   ASSERT_TRUE(RunJob(spec, &again).ok());
   auto second = torch::jit::load(spec.output_model_path);
@@ -96,6 +97,8 @@ TEST(Job, PrunesFineTunesAndReports) {
     EXPECT_TRUE(torch::equal((*a).value, (*b).value)) << (*a).name;
   }
   std::remove(report.c_str());
+  std::remove(first_path.c_str());
+  std::remove(spec.output_model_path.c_str());
 }
 
 TEST(Job, BadInputsGiveClearCodes) {
@@ -238,6 +241,7 @@ TEST(Job, LatencyTargetPredictsReportsAndCachesTheTable) {
   bad = spec;
   bad.latency_batch_size = 0;  // nothing to measure the latency at
   EXPECT_EQ(RunJob(bad).code, "INVALID_ARGUMENT");
+  std::filesystem::remove_all(spec.latency_table_cache_dir);
 }
 
 TEST(Analyze, ReportsGroupsAndErrors) {

@@ -248,6 +248,7 @@ TEST(LatencyTable, CacheHitReusesAndKeyMismatchRebuilds) {
   measured = 0;
   EXPECT_TRUE(LoadOrBuildLatencyTable(module, r.analysis, o, cancel).from_cache);
   EXPECT_EQ(measured, 0);
+  std::filesystem::remove_all(o.cache_dir);
 }
 
 TEST(LatencyTable, CancelStopsTheBuild) {
@@ -271,6 +272,7 @@ TEST(LatencyTable, CancelStopsTheBuild) {
   EXPECT_FALSE(progress.empty());
   EXPECT_FALSE(std::filesystem::exists(o.cache_dir) &&
                !std::filesystem::is_empty(o.cache_dir));  // no half table cached
+  std::filesystem::remove_all(o.cache_dir);
 }
 
 TEST(LatencyTarget, UniformAndGlobalMeetTheTargetByThePrediction) {
