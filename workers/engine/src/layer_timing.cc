@@ -3,31 +3,16 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <vector>
+
+#include "measure.h"
 
 namespace prune::engine {
 namespace {
 
 double MedianMs(const std::function<void()>& op, const LayerTimingOptions& options) {
-  auto sync = [&] {
-    if (options.device.is_cuda()) torch::cuda::synchronize();
-  };
-  for (int i = 0; i < options.warmup_runs; ++i) op();
-  sync();
-  std::vector<double> times;
-  for (int i = 0; i < std::max(1, options.runs); ++i) {
-    auto start = std::chrono::steady_clock::now();
-    op();
-    sync();
-    times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
-  }
-  std::sort(times.begin(), times.end());
-  size_t n = times.size();
-  return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  return MedianWallMs(op, options.warmup_runs, options.runs, options.device);
 }
 
 // Input columns of a linear layer for `channels` kept input channels (as

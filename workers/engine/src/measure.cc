@@ -37,10 +37,9 @@ LayerCost LayerCostFor(const Layer& layer, const KeepCounts& keep) {
   switch (layer.kind) {
     case LayerKind::kConv: {
       int64_t groups = layer.depthwise ? c.in_channels : layer.conv_groups;
-      int64_t weights =
-          layer.transposed
-              ? c.in_channels * (c.out_channels / groups) * layer.kernel_elements
-              : c.out_channels * (c.in_channels / groups) * layer.kernel_elements;
+      int64_t weights = layer.transposed
+                            ? c.in_channels * (c.out_channels / groups) * layer.kernel_elements
+                            : c.out_channels * (c.in_channels / groups) * layer.kernel_elements;
       c.macs = layer.out_spatial * weights;
       c.params = weights + (layer.has_bias ? c.out_channels : 0);
       break;
@@ -83,20 +82,17 @@ ModelCost ComputeCost(const ModelAnalysis& analysis, const KeepCounts& keep) {
   return cost;
 }
 
-double MeasureLatencyMs(torch::jit::Module& module, std::vector<int64_t> input_shape, int64_t batch,
-                        int runs, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  input_shape.at(0) = batch;
-  std::vector<c10::IValue> inputs{torch::randn(input_shape, torch::TensorOptions().device(device))};
+double MedianWallMs(const std::function<void()>& run, int warmup, int runs,
+                    const torch::Device& device) {
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
-  for (int i = 0; i < 2; ++i) module.forward(inputs);
+  for (int i = 0; i < warmup; ++i) run();
   sync();
   std::vector<double> times;
   for (int i = 0; i < std::max(1, runs); ++i) {
     auto start = std::chrono::steady_clock::now();
-    module.forward(inputs);
+    run();
     sync();
     times.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -105,6 +101,14 @@ double MeasureLatencyMs(torch::jit::Module& module, std::vector<int64_t> input_s
   std::sort(times.begin(), times.end());
   size_t n = times.size();
   return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
+double MeasureLatencyMs(torch::jit::Module& module, std::vector<int64_t> input_shape, int64_t batch,
+                        int runs, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  input_shape.at(0) = batch;
+  std::vector<c10::IValue> inputs{torch::randn(input_shape, torch::TensorOptions().device(device))};
+  return MedianWallMs([&] { module.forward(inputs); }, /*warmup=*/2, runs, device);
 }
 
 }  // namespace prune::engine

@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ KeepCounts FullKeepCounts(const ModelAnalysis& analysis);
 // MACs and parameters the model would have with `keep` channels per group,
 // computed analytically (no surgery).
 ModelCost ComputeCost(const ModelAnalysis& analysis, const KeepCounts& keep);
+
+// Median wall time in milliseconds of `runs` calls of `run` after `warmup`
+// untimed ones; on CUDA each timed call ends with a synchronize so that it
+// counts the kernels it queued.
+double MedianWallMs(const std::function<void()>& run, int warmup, int runs,
+                    const torch::Device& device);
 
 // Median wall time in milliseconds of `runs` forward passes on random input
 // of `input_shape` with batch size `batch`, after two warm-up passes.

@@ -16,6 +16,15 @@ using testing::DataPath;
 using testing::RunPython;
 using testing::TempPath;
 
+// The job's report in a fresh file, for the Python checks to read.
+std::string WriteReport(const JobOutcome& outcome, const std::string& name) {
+  std::string path = TempPath(name);
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(outcome.report_json.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
 JobSpec PlainSpec() {
   JobSpec spec;
   spec.model_path = DataPath("plain_cnn.pt");
@@ -53,12 +62,7 @@ TEST(Job, PrunesFineTunesAndReports) {
   EXPECT_NE(std::find(stages.begin(), stages.end(), "finetune"), stages.end());
 
   // The report is valid JSON with the documented fields; the model loads in Python.
-  std::string report = TempPath("report.json");
-  {
-    FILE* f = std::fopen(report.c_str(), "w");
-    std::fputs(outcome.report_json.c_str(), f);
-    std::fclose(f);
-  }
+  std::string report = WriteReport(outcome, "report.json");
   std::string out;
   int rc = RunPython(
       "import json, torch\n"
@@ -201,12 +205,7 @@ TEST(Job, LatencyTargetPredictsReportsAndCachesTheTable) {
         spec, [&](const Progress& p) { stages.push_back(p.stage); }, cancel, &outcome);
     ASSERT_TRUE(status.ok()) << status.ToString();
     EXPECT_NE(std::find(stages.begin(), stages.end(), "latency_table"), stages.end());
-    std::string report = TempPath("latency_report.json");
-    {
-      FILE* f = std::fopen(report.c_str(), "w");
-      std::fputs(outcome.report_json.c_str(), f);
-      std::fclose(f);
-    }
+    std::string report = WriteReport(outcome, "latency_report.json");
     std::string out;
     int rc = RunPython(
         "import json\n"
