@@ -1014,17 +1014,22 @@ const char* LayerKindName(LayerKind kind) {
   return "?";
 }
 
+std::shared_ptr<Graph> InlinedForwardGraph(const torch::jit::Module& module) {
+  auto graph = module.get_method("forward").graph()->copy();
+  torch::jit::Inline(*graph);
+  FoldAttributeConstants(module, graph);
+  return graph;
+}
+
 ModelAnalysis AnalyzeModel(torch::jit::Module module, const std::vector<int64_t>& input_shape) {
   if (!module.find_method("forward")) {
     throw EngineError("INVALID_ARGUMENT", "model has no forward method");
   }
-  auto graph = module.get_method("forward").graph()->copy();
+  auto graph = InlinedForwardGraph(module);
   if (graph->inputs().size() != 2) {
     throw EngineError("INVALID_ARGUMENT", "forward must take exactly one tensor input, takes " +
                                               std::to_string(graph->inputs().size() - 1));
   }
-  torch::jit::Inline(*graph);
-  FoldAttributeConstants(module, graph);
 
   bool was_training = module.is_training();
   module.eval();

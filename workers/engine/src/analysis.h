@@ -95,6 +95,11 @@ struct ModelAnalysis {
 // the module as it was. Throws EngineError / c10::Error.
 ModelAnalysis AnalyzeModel(torch::jit::Module module, const std::vector<int64_t>& input_shape);
 
+// A copy of the forward graph with every method call inlined and the
+// module's non-tensor attributes other than `training` folded into constants
+// (branches on them removed), as the analysis sees it.
+std::shared_ptr<torch::jit::Graph> InlinedForwardGraph(const torch::jit::Module& module);
+
 // Submodule at a dotted path ("" is the module itself).
 torch::jit::Module SubmoduleAt(const torch::jit::Module& module, const std::string& path);
 

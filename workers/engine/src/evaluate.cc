@@ -2,8 +2,7 @@
 
 #include <torch/torch.h>
 
-#include <map>
-
+#include "batch_norm_calibration.h"
 #include "engine_error.h"
 
 namespace prune::engine {
@@ -30,12 +29,14 @@ void ForEachBatch(torch::jit::Module& module, const Dataset& data, int64_t batch
   torch::NoGradGuard no_grad;
   module.eval();
   int64_t n = data.inputs.size(0);
+  // Read once, not per batch: on a GPU each read waits for the queued work.
+  const int64_t max_label = n > 0 ? data.targets.max().item<int64_t>() : 0;
   for (int64_t start = 0; start < n; start += batch_size) {
     ThrowIfCancelled(cancel);
     int64_t end = std::min(n, start + batch_size);
     torch::Tensor logits = ForwardTensor(module, data.inputs.slice(0, start, end).to(device));
     torch::Tensor labels = data.targets.slice(0, start, end).to(device);
-    if (logits.dim() != 2 || labels.max().item<int64_t>() >= logits.size(1)) {
+    if (logits.dim() != 2 || max_label >= logits.size(1)) {
       throw EngineError("DATASET_INVALID", "targets exceed the model's " +
                                                std::to_string(logits.size(-1)) + " classes");
     }
@@ -47,13 +48,15 @@ void ForEachBatch(torch::jit::Module& module, const Dataset& data, int64_t batch
 
 double Top1Accuracy(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
                     const torch::Device& device, const CancelToken& cancel) {
-  int64_t correct = 0;
+  // Counted on the device and read once at the end (no per-batch sync).
+  torch::Tensor correct;
   ForEachBatch(module, data, batch_size, device, cancel,
                [&](const torch::Tensor& logits, const torch::Tensor& labels) {
-                 correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+                 torch::Tensor hits = logits.argmax(1).eq(labels).sum();
+                 correct = correct.defined() ? correct + hits : hits;
                });
   const int64_t n = data.inputs.size(0);
-  return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  return n ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n) : 0.0;
 }
 
 Accuracy TopKAccuracy(torch::jit::Module& module, const Dataset& data, int64_t batch_size,
@@ -107,60 +110,7 @@ Fidelity OutputFidelity(torch::jit::Module& reference, torch::jit::Module& candi
 void RecalibrateBatchNorm(torch::jit::Module& module, const ModelAnalysis& analysis,
                           const Dataset& data, int64_t batch_size, int64_t max_batches,
                           const torch::Device& device, const CancelToken& cancel) {
-  // A module called more than once per forward updates its statistics twice
-  // per batch; its statistics are left alone.
-  std::map<std::string, int> calls;
-  std::map<std::string, double> factor;
-  for (const auto& layer : analysis.layers) {
-    if (layer.kind != LayerKind::kBatchNorm) continue;
-    ++calls[layer.name];
-    factor[layer.name] = layer.bn_update_factor;
-  }
-  struct Stats {
-    torch::jit::Module module;
-    double factor;
-    torch::Tensor mean_sum, var_sum;
-  };
-  std::vector<Stats> norms;
-  for (const auto& [name, count] : calls) {
-    torch::jit::Module bn = SubmoduleAt(module, name);
-    if (count != 1 || !bn.attr("running_mean").isTensor() || !bn.attr("running_var").isTensor() ||
-        factor[name] <= 0) {
-      continue;
-    }
-    norms.push_back({bn, factor[name], {}, {}});
-  }
-  torch::NoGradGuard no_grad;
-  int64_t n = data.inputs.size(0);
-  int64_t batches = 0;
-  module.train();
-  for (int64_t start = 0; start + 1 < n && batches < max_batches; start += batch_size) {
-    ThrowIfCancelled(cancel);
-    for (auto& s : norms) {
-      // Zero statistics: after one update running = factor * batch statistic.
-      s.module.attr("running_mean").toTensor().zero_();
-      s.module.attr("running_var").toTensor().zero_();
-      if (s.module.hasattr("num_batches_tracked") &&
-          s.module.attr("num_batches_tracked").isTensor()) {
-        s.module.attr("num_batches_tracked").toTensor().zero_();
-      }
-    }
-    int64_t end = std::min(n, start + batch_size);
-    module.forward({data.inputs.slice(0, start, end).to(device)});
-    for (auto& s : norms) {
-      torch::Tensor mean = s.module.attr("running_mean").toTensor() / s.factor;
-      torch::Tensor var = s.module.attr("running_var").toTensor() / s.factor;
-      s.mean_sum = s.mean_sum.defined() ? s.mean_sum + mean : mean;
-      s.var_sum = s.var_sum.defined() ? s.var_sum + var : var;
-    }
-    ++batches;
-  }
-  module.eval();
-  if (batches == 0) return;
-  for (auto& s : norms) {
-    s.module.attr("running_mean").toTensor().copy_(s.mean_sum / static_cast<double>(batches));
-    s.module.attr("running_var").toTensor().copy_(s.var_sum / static_cast<double>(batches));
-  }
+  BatchNormCalibrator(module, analysis).Run(data, batch_size, max_batches, device, cancel);
 }
 
 }  // namespace prune::engine

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "analysis.h"
+#include "batch_norm_calibration.h"
 #include "dataset.h"
 #include "engine_error.h"
 #include "finetune.h"
@@ -100,6 +101,48 @@ TEST(Evaluate, RecalibrationAveragesBatchStatistics) {
   auto bn1 = module.attr("bn1").toModule();
   EXPECT_TRUE(torch::allclose(bn1.attr("running_mean").toTensor(), mean_sum / 2, 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(bn1.attr("running_var").toTensor(), var_sum / 2, 1e-4, 1e-5));
+}
+
+// The rewritten-graph calibration computes what train-mode passes compute,
+// on a plain CNN, a residual one and a ResNet-18 (norms after adds, a norm
+// whose module is reused is left alone by both).
+TEST(Evaluate, RewrittenCalibrationMatchesTrainModePasses) {
+  for (const char* name : {"plain_cnn.pt", "residual_cnn.pt", "resnet18.pt"}) {
+    auto original = LoadTestModel(name);
+    std::vector<int64_t> shape = name == std::string("resnet18.pt")
+                                     ? std::vector<int64_t>{1, 3, 32, 32}
+                                     : std::vector<int64_t>(kShape.begin(), kShape.end());
+    ModelAnalysis a = AnalyzeModel(original, shape);
+    torch::manual_seed(5);
+    Dataset data{torch::randn({50, shape[1], shape[2], shape[3]}) * 2 + 1,
+                 torch::zeros({50}, torch::kInt64)};
+    CancelToken cancel;
+    torch::jit::Module fast = original.clone();
+    torch::jit::Module slow = original.clone();
+    BatchNormCalibrator rewritten(fast, a);
+    BatchNormCalibrator train_mode(slow, a, /*rewrite=*/false);
+    EXPECT_TRUE(rewritten.rewritten()) << name;
+    EXPECT_FALSE(train_mode.rewritten()) << name;
+    rewritten.Run(data, 16, 3, torch::kCPU, cancel);
+    train_mode.Run(data, 16, 3, torch::kCPU, cancel);
+    EXPECT_FALSE(fast.is_training());
+    int compared = 0;
+    for (const auto& layer : a.layers) {
+      if (layer.kind != LayerKind::kBatchNorm) continue;
+      for (const char* stat : {"running_mean", "running_var"}) {
+        torch::Tensor want = SubmoduleAt(slow, layer.name).attr(stat).toTensor();
+        torch::Tensor got = SubmoduleAt(fast, layer.name).attr(stat).toTensor();
+        torch::Tensor before = SubmoduleAt(original, layer.name).attr(stat).toTensor();
+        EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5)) << name << " " << layer.name << stat;
+        compared += torch::allclose(got, before) ? 0 : 1;
+      }
+    }
+    EXPECT_GT(compared, 0) << name << ": nothing was recalibrated";
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(fast.forward({data.inputs}).toTensor(),
+                                slow.forward({data.inputs}).toTensor(), 1e-4, 1e-5))
+        << name;
+  }
 }
 
 // Logits of `module` on all of `inputs`, for checks computed independently.

@@ -81,6 +81,7 @@ InheritedWeightScorer::InheritedWeightScorer(const torch::jit::Module& original,
   for (const auto& path : analysis_.depthwise_convs) {
     MakeConvGroupsFollowChannels(SubmoduleAt(working_, path));
   }
+  calibrator_ = std::make_unique<BatchNormCalibrator>(working_, analysis_);
 }
 
 torch::jit::Module& InheritedWeightScorer::Materialize(const KeepCounts& keep, bool with_grad) {
@@ -135,8 +136,8 @@ double InheritedWeightScorer::Score(const KeepCounts& keep, const CancelToken& c
   torch::jit::GraphOptimizerEnabledGuard optimizer(!options_.plain_executor);
   torch::jit::Module& module = Materialize(keep);
   if (options_.calibration_batches > 0) {
-    RecalibrateBatchNorm(module, analysis_, calibration_, options_.batch_size,
-                         options_.calibration_batches, device_, cancel);
+    calibrator_->Run(calibration_, options_.batch_size, options_.calibration_batches, device_,
+                     cancel);
   }
   return Top1Accuracy(module, held_out_, options_.batch_size, device_, cancel);
 }

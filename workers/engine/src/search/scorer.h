@@ -4,10 +4,12 @@
 #include <torch/script.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "analysis.h"
+#include "batch_norm_calibration.h"
 #include "dataset.h"
 #include "search/search.h"
 
@@ -95,6 +97,8 @@ class InheritedWeightScorer : public CandidateScorer {
   std::vector<std::vector<int64_t>> order_;  // per group: channels by descending importance
   std::vector<Slot> slots_;
   bool use_weight_source_ = true;
+  // Recalibrates working_ (built once: it rewrites the forward graph).
+  std::unique_ptr<BatchNormCalibrator> calibrator_;
 };
 
 }  // namespace prune::engine::search
