@@ -16,7 +16,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "channel_dim.h"
 #include "engine_error.h"
+#include "inferred_shape.h"
 
 namespace prune::engine {
 namespace {
@@ -142,6 +144,18 @@ class GraphAnalyzer {
                    int64_t dim, MemberRole role);
   std::vector<Part> PartsOf(const Value* v);
   bool OnlyFeedsConvGroups(Value* v) const;
+  // Channel-last blocks (ConvNeXt): permute, layer_norm over the channels,
+  // per-channel parameters of element-wise ops (layer scale).
+  void OnPermute(Node* node);
+  void OnLayerNorm(Node* node);
+  std::optional<std::vector<int64_t>> IntListArgument(Value* v) const;
+  std::optional<std::vector<int64_t>> LayerNormShape(Node* node) const;
+  bool OnlyFeedsLayerNormShape(Value* size, const Value* tensor) const;
+  std::optional<SliceMember> PerChannelParameter(Value* operand, const Flow& result,
+                                                 int64_t channel_dim);
+  // Recorded shape, or for values inside untaken branches one derived from
+  // recorded shapes (inferred_shape.h).
+  const std::vector<int64_t>* KnownShape(const Value* v);
 
   int NewSpace(int64_t channels, const std::string& producer);
   int Find(int space);
@@ -185,6 +199,7 @@ class GraphAnalyzer {
   std::vector<std::vector<Part>> layer_in_parts_, layer_out_parts_;
   std::unordered_map<const Value*, std::vector<Value*>> lists_;  // tensor list contents
   std::vector<std::string> depthwise_convs_;
+  std::unordered_map<const Value*, std::vector<int64_t>> inferred_shapes_;
 };
 
 const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Handlers() {
@@ -196,6 +211,8 @@ const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Ha
     }
     (*h)["aten::linear"] = &GraphAnalyzer::OnLinear;
     (*h)["aten::batch_norm"] = &GraphAnalyzer::OnBatchNorm;
+    (*h)["aten::layer_norm"] = &GraphAnalyzer::OnLayerNorm;
+    (*h)["aten::permute"] = &GraphAnalyzer::OnPermute;
     for (const char* k : {"aten::relu",          "aten::relu_",       "aten::relu6",
                           "aten::relu6_",        "aten::hardtanh",    "aten::hardtanh_",
                           "aten::leaky_relu",    "aten::leaky_relu_", "aten::sigmoid",
@@ -626,6 +643,169 @@ void GraphAnalyzer::OnPool(Node* node) {
   OnPassThrough(node);
 }
 
+const std::vector<int64_t>* GraphAnalyzer::KnownShape(const Value* v) {
+  if (const auto* shape = ShapeOf(v)) return shape;
+  auto it = inferred_shapes_.find(v);
+  if (it != inferred_shapes_.end()) return &it->second;
+  auto inferred = InferShape(v, [this](const Value* x) { return ShapeOf(x); });
+  if (!inferred) return nullptr;
+  return &inferred_shapes_.emplace(v, std::move(*inferred)).first->second;
+}
+
+// An int list given as a constant, a list of constants, or read from a module
+// attribute (torchvision's Permute keeps its dims in `self.dims`).
+std::optional<std::vector<int64_t>> GraphAnalyzer::IntListArgument(Value* v) const {
+  auto iv = torch::jit::toIValue(v);
+  if (iv && iv->isIntList()) return iv->toIntVector();
+  if (v->node()->kind() == c10::prim::ListConstruct) {
+    std::vector<int64_t> list;
+    for (Value* element : v->node()->inputs()) {
+      auto i = ConstantInt(element);
+      if (!i) return std::nullopt;
+      list.push_back(*i);
+    }
+    return list;
+  }
+  if (auto attr = ResolveAttr(v)) {
+    auto sub = SubmoduleAt(module_, attr->first);
+    if (sub.hasattr(attr->second) && sub.attr(attr->second).isIntList()) {
+      return sub.attr(attr->second).toIntVector();
+    }
+  }
+  return std::nullopt;
+}
+
+// permute(x, dims): channels move between dim 1 and the last dim (ConvNeXt's
+// channel-last blocks and LayerNorm2d); any other placement is not followed.
+void GraphAnalyzer::OnPermute(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any()) return;
+  auto dims = IntListArgument(node->input(1));
+  const auto* shape = ShapeOf(node->input(0));
+  std::optional<bool> channel_last;
+  if (dims && shape && dims->size() == shape->size() && in.parts.empty() && in.block == 1) {
+    channel_last = ChannelLastAfterPermute(*dims, in.channel_last);
+  }
+  if (!channel_last) {
+    std::string reason = "permutation that moves the channels elsewhere than dim 1 or the last dim";
+    if (!dims) reason = "permutation whose dims are not constant";
+    if (!in.parts.empty() || in.block != 1) {
+      reason = "permutation of a concatenated / flattened tensor";
+    }
+    FixValue(node->input(0), reason + " (" + Describe(node) + ")");
+    return;
+  }
+  in.channel_last = *channel_last && shape->size() > 2;
+  SetFlow(node->output(), in);
+}
+
+// normalized_shape of layer_norm(input, normalized_shape, weight, bias, eps,
+// cudnn_enable): constant ints, or (after this engine's surgery) sizes of the
+// input's trailing dims.
+std::optional<std::vector<int64_t>> GraphAnalyzer::LayerNormShape(Node* node) const {
+  if (auto constant = IntListArgument(node->input(1))) return constant;
+  Node* list = node->input(1)->node();
+  const auto* shape = ShapeOf(node->input(0));
+  if (list->kind() != c10::prim::ListConstruct || !shape) return std::nullopt;
+  std::vector<int64_t> sizes;
+  for (Value* element : list->inputs()) {
+    Node* size = element->node();
+    auto dim = size->kind() == c10::aten::size && size->inputs().size() == 2 &&
+                       size->input(0) == node->input(0)
+                   ? ConstantInt(size->input(1))
+                   : std::nullopt;
+    auto rank = static_cast<int64_t>(shape->size());
+    if (!dim || *dim < -rank || *dim >= rank) return std::nullopt;
+    sizes.push_back((*shape)[*dim < 0 ? *dim + rank : *dim]);
+  }
+  return sizes;
+}
+
+// x.size(d) that only builds the normalized_shape of layer_norm(x, ...): the
+// form surgery gives a layer norm whose channels were pruned.
+bool GraphAnalyzer::OnlyFeedsLayerNormShape(Value* size, const Value* tensor) const {
+  if (size->uses().empty()) return false;
+  for (const auto& use : size->uses()) {
+    Node* list = use.user;
+    if (list->kind() != c10::prim::ListConstruct || list->output()->uses().empty()) return false;
+    for (const auto& norm_use : list->output()->uses()) {
+      if (norm_use.user->kind() != c10::aten::layer_norm || norm_use.offset != 1 ||
+          norm_use.user->input(0) != tensor) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// layer_norm over exactly the channel dim (channel-last, or [N, C]): its
+// weight and bias are sliced with the channels. Normalising over dims that
+// do not include the channels leaves them alone; over the channels and more
+// couples channels with other dims: not pruned.
+void GraphAnalyzer::OnLayerNorm(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  const auto* shape = ShapeOf(node->input(0));
+  auto normalized = LayerNormShape(node);
+  auto weight = ResolveAttr(node->input(2));
+  if (weight && !AttrIsTensor(weight->first, weight->second)) weight.reset();
+  if (!shape || !normalized || normalized->empty() || normalized->size() > shape->size()) {
+    OnUnknown(node);
+    return;
+  }
+  const auto rank = static_cast<int64_t>(shape->size());
+  const auto normalized_dims = static_cast<int64_t>(normalized->size());
+  const int64_t channel_dim = in.channel_last ? rank - 1 : 1;
+  bool flattened = in.block != 1;
+  for (const Part& p : in.parts) flattened = flattened || p.block != 1;
+  const bool over_channels_only = normalized_dims == 1 && channel_dim == rank - 1 && !flattened;
+  if (in.any() && channel_dim < rank - normalized_dims) {
+    SetFlow(node->output(), in);  // the channels are not normalised over
+    return;
+  }
+  if (in.any() && !over_channels_only) {
+    FixFlow(in, "layer_norm over more than the channel dim (" + Describe(node) + ")");
+    return;
+  }
+  if (in.any() && !weight) {
+    FixFlow(in, "layer_norm without affine weight (" + Describe(node) + ")");
+    return;
+  }
+  if (weight && normalized_dims == 1) {
+    Layer layer;
+    layer.name = weight->first;
+    layer.kind = LayerKind::kLayerNorm;
+    layer.out_channels = AttrTensor(weight->first, weight->second).numel();
+    layer.in_channels = layer.out_channels;
+    layer.has_bias = AttrIsTensor(weight->first, "bias");
+    layer.in_shape = *shape;
+    for (int64_t d = 1; d + 1 < rank; ++d) layer.out_spatial *= (*shape)[d];
+    if (in.any()) {
+      AddConsumer(in, layer.name, weight->second, 0, MemberRole::kNorm);
+      if (layer.has_bias) AddConsumer(in, layer.name, "bias", 0, MemberRole::kNorm);
+    }
+    PushLayer(layer, in, in.space);
+    layer_out_parts_.back() = in.parts;
+  }
+  SetFlow(node->output(), in);
+}
+
+// A tensor attribute with one value per channel along `channel_dim` (size 1
+// elsewhere), e.g. ConvNeXt's layer_scale [C, 1, 1]: sliced with the channels.
+std::optional<SliceMember> GraphAnalyzer::PerChannelParameter(Value* operand, const Flow& result,
+                                                              int64_t channel_dim) {
+  auto attr = ResolveAttr(operand);
+  const auto* shape = ShapeOf(operand);
+  if (!attr || !shape || result.space < 0 || !result.parts.empty() || result.block != 1 ||
+      !AttrIsTensor(attr->first, attr->second)) {
+    return std::nullopt;
+  }
+  const int64_t channels = spaces_[Find(result.space)].channels;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape->size()); ++d) {
+    if ((*shape)[d] != (d == channel_dim ? channels : 1)) return std::nullopt;
+  }
+  return SliceMember{attr->first, attr->second, channel_dim, 1, MemberRole::kNorm, 0};
+}
+
 // x.mean(dims, keepdim, dtype) over spatial dims keeps the channels on dim 1.
 void GraphAnalyzer::OnMean(Node* node) {
   Flow in = FlowOf(node->input(0));
@@ -705,7 +885,7 @@ void GraphAnalyzer::OnCat(Node* node) {
 // Binary element-wise ops: tensors with channels are coupled (residual add,
 // squeeze-excite gate); others must broadcast along the channel dim.
 void GraphAnalyzer::OnElementwise(Node* node) {
-  const auto* out_shape = ShapeOf(node->output());
+  const auto* out_shape = KnownShape(node->output());
   Flow result;
   bool have = false;
   bool ok = true;
@@ -740,7 +920,7 @@ void GraphAnalyzer::OnElementwise(Node* node) {
       }
       continue;
     }
-    const auto* shape = ShapeOf(in);
+    const auto* shape = KnownShape(in);
     if (!shape || !out_shape) {
       ok = false;
       continue;
@@ -749,18 +929,25 @@ void GraphAnalyzer::OnElementwise(Node* node) {
   }
   if (!have) return;
   // Operands without channels must broadcast along the channel dim (dim 1,
-  // or the last dim for channel-last tensors), right-aligned.
+  // or the last dim for channel-last tensors), right-aligned, or be a
+  // per-channel parameter (layer scale), which is then sliced with them.
+  std::vector<SliceMember> per_channel;
   for (size_t i = 0; i < std::min<size_t>(2, node->inputs().size()); ++i) {
     Value* in = node->input(i);
     if (!IsTensor(in) || FlowOf(in).any()) continue;
-    const auto* shape = ShapeOf(in);
+    const auto* shape = KnownShape(in);
     if (!shape || !out_shape) continue;
     int64_t out_rank = static_cast<int64_t>(out_shape->size());
     int64_t channel_dim = result.channel_last ? out_rank - 1 : 1;
     int64_t offset = out_rank - static_cast<int64_t>(shape->size());
     int64_t facing = channel_dim - offset;
     if (facing >= 0 && facing < static_cast<int64_t>(shape->size()) && (*shape)[facing] != 1) {
-      ok = false;
+      auto member = PerChannelParameter(in, result, facing);
+      if (member) {
+        per_channel.push_back(*member);
+      } else {
+        ok = false;
+      }
     }
   }
   if (!ok) {
@@ -769,6 +956,7 @@ void GraphAnalyzer::OnElementwise(Node* node) {
     }
     return;
   }
+  for (const SliceMember& m : per_channel) AddMember(result.space, m);
   SetFlow(node->output(), result);
 }
 
@@ -799,6 +987,7 @@ void GraphAnalyzer::OnSize(Node* node) {
   const auto* shape = ShapeOf(node->input(0));
   int64_t rank = shape ? static_cast<int64_t>(shape->size()) : -1;
   if (OnlyFeedsConvGroups(node->output())) return;
+  if (OnlyFeedsLayerNormShape(node->output(), node->input(0))) return;
   if (!dim || *dim == 1 || (rank > 0 && *dim == 1 - rank) || in.channel_last) {
     FixFlow(in, "channel count read by " + Describe(node));
   }
@@ -1010,6 +1199,8 @@ const char* LayerKindName(LayerKind kind) {
       return "linear";
     case LayerKind::kBatchNorm:
       return "batch_norm";
+    case LayerKind::kLayerNorm:
+      return "layer_norm";
   }
   return "?";
 }

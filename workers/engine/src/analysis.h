@@ -43,16 +43,24 @@ struct PruningGroup {
   std::string reason;  // why not prunable ("" when prunable)
 };
 
-enum class LayerKind { kConv, kLinear, kBatchNorm };
+enum class LayerKind { kConv, kLinear, kBatchNorm, kLayerNorm };
 
-// One call of a conv / linear / batch-norm module in the forward graph.
+// Normalisation layers: per-channel scale / shift, no MACs counted, no
+// channels of their own (they follow their input's group).
+inline bool IsNormLayer(LayerKind kind) {
+  return kind == LayerKind::kBatchNorm || kind == LayerKind::kLayerNorm;
+}
+
+// One call of a conv / linear / batch-norm / layer-norm module in the forward
+// graph (layer norm: only over one dim, the one its weight covers; its bias
+// may be None, see has_bias).
 struct Layer {
   std::string name;  // module path, e.g. "layer1.0.conv1"
   LayerKind kind = LayerKind::kConv;
   int in_group = -1;   // group id of the input channels, -1 if not pruned
   int out_group = -1;  // group id of the output channels, -1 if not pruned
   int64_t in_channels = 0;
-  int64_t out_channels = 0;  // for batch norm: its channel count
+  int64_t out_channels = 0;  // for batch / layer norm: its channel count
   int64_t conv_groups = 1;
   int64_t kernel_elements = 1;  // prod(kernel_size)
   int64_t out_spatial = 1;      // prod of the output's spatial sizes

@@ -62,6 +62,56 @@ Counts ActualCounts(const torch::jit::Module& module, bool depthwise) {
   return counts;
 }
 
+// LayerNorm records `normalized_shape` as a tuple constant: each instance's
+// weight has exactly that shape. A stale constant becomes a per-instance
+// tuple attribute, as the int counts above do; one that is already an
+// attribute (a model pruned before) is updated. Types with an instance
+// without weight (not affine) are left alone: nothing says its width.
+void RefreshNormalizedShapes(const torch::jit::Module& module) {
+  std::map<c10::ClassType*, std::vector<torch::jit::Module>> by_type;
+  for (const auto& named : module.named_modules()) {
+    const c10::ClassTypePtr type = named.value.type();
+    const bool constant =
+        type->hasConstant("normalized_shape") && type->getConstant("normalized_shape").isTuple();
+    const bool attribute = type->hasAttribute("normalized_shape") &&
+                           type->getAttribute("normalized_shape")->cast<c10::TupleType>();
+    if (constant || attribute) by_type[type.get()].push_back(named.value);
+  }
+  for (auto& [type_ptr, instances] : by_type) {
+    const c10::ClassTypePtr type = instances.front().type();
+    const bool constant = type->hasConstant("normalized_shape");
+    const std::vector<c10::IValue> recorded =
+        constant ? type->getConstant("normalized_shape").toTupleRef().elements().vec()
+                 : std::vector<c10::IValue>{};
+    const size_t length =
+        constant
+            ? recorded.size()
+            : type->getAttribute("normalized_shape")->expect<c10::TupleType>()->elements().size();
+    std::vector<c10::IValue> actual;
+    bool stale = !constant;
+    for (const auto& instance : instances) {
+      auto weight = TensorAttr(instance, "weight");
+      if (!weight || static_cast<size_t>(weight->dim()) != length) break;
+      std::vector<c10::IValue> sizes(weight->sizes().begin(), weight->sizes().end());
+      stale = stale || !std::equal(sizes.begin(), sizes.end(), recorded.begin(),
+                                   [](const c10::IValue& a, const c10::IValue& b) {
+                                     return b.isInt() && a.toInt() == b.toInt();
+                                   });
+      actual.push_back(c10::ivalue::Tuple::create(std::move(sizes)));
+    }
+    if (!stale || actual.size() != instances.size()) continue;
+    if (constant) {
+      type->unsafeRemoveConstant("normalized_shape");
+      type->addAttribute("normalized_shape", c10::TupleType::create(std::vector<c10::TypePtr>(
+                                                 length, c10::IntType::get())));
+    }
+    const size_t slot = type->getAttributeSlot("normalized_shape");
+    for (size_t i = 0; i < instances.size(); ++i) {
+      instances[i]._ivalue()->setSlot(slot, actual[i]);
+    }
+  }
+}
+
 }  // namespace
 
 void RefreshChannelConstants(torch::jit::Module& module,
@@ -97,6 +147,7 @@ void RefreshChannelConstants(torch::jit::Module& module,
       }
     }
   }
+  RefreshNormalizedShapes(module);
 }
 
 }  // namespace prune::engine

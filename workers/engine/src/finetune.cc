@@ -16,7 +16,7 @@ void FineTune(torch::jit::Module& module, const ModelAnalysis& analysis, const D
   if (options.epochs <= 0) return;
   std::set<std::string> norm_modules;
   for (const auto& layer : analysis.layers) {
-    if (layer.kind == LayerKind::kBatchNorm) norm_modules.insert(layer.name);
+    if (IsNormLayer(layer.kind)) norm_modules.insert(layer.name);
   }
   std::vector<torch::Tensor> decayed, not_decayed;
   for (const auto& p : module.named_parameters(/*recurse=*/true)) {

@@ -92,7 +92,7 @@ void WriteLayers(JsonWriter& json, const ModelAnalysis& analysis, const ModelCos
   json.BeginArray();
   for (size_t i = 0; i < analysis.layers.size(); ++i) {
     const Layer& layer = analysis.layers[i];
-    if (layer.kind == LayerKind::kBatchNorm) continue;
+    if (IsNormLayer(layer.kind)) continue;
     json.BeginObject();
     json.Key("name").String(layer.name);
     json.Key("kind").String(LayerKindName(layer.kind));

@@ -54,6 +54,10 @@ LayerCost LayerCostFor(const Layer& layer, const KeepCounts& keep) {
       c.in_channels = c.out_channels;
       c.params = layer.affine ? 2 * c.out_channels : 0;
       break;
+    case LayerKind::kLayerNorm:  // a layer is only recorded for an affine one
+      c.in_channels = c.out_channels;
+      c.params = (layer.has_bias ? 2 : 1) * c.out_channels;
+      break;
   }
   return c;
 }
@@ -77,7 +81,7 @@ ModelCost ComputeCost(const ModelAnalysis& analysis, const KeepCounts& keep) {
     cost.macs += c.macs;
     cost.layers.push_back(c);
   }
-  // Parameters outside conv / linear / batch-norm layers are not pruned.
+  // Parameters outside conv / linear / norm layers are not pruned.
   cost.params = analysis.total_params - counted_full_params + counted_params;
   return cost;
 }

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "channel_constants.h"
 #include "engine_error.h"
 #include "importance.h"
+#include "layer_norm_shape.h"
 
 namespace prune::engine {
 
@@ -130,6 +132,7 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
           Segment{m.offset, g.channels, m.block, g.id});
     }
   }
+  std::set<std::string> shrunk_modules;
   for (auto& [key, segments] : slices) {
     const auto& [path, name, dim] = key;
     std::sort(segments.begin(), segments.end(),
@@ -155,12 +158,18 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
     torch::Tensor shrunk = old.index_select(dim, index).contiguous().clone();
     shrunk.set_requires_grad(old.requires_grad());
     owner.setattr(name, shrunk);
+    if (shrunk.size(dim) != size) shrunk_modules.insert(path);
   }
   for (const auto& path : analysis.depthwise_convs) {
     torch::jit::Module conv = SubmoduleAt(pruned, path);
     auto w = conv.attr("weight").toTensor();
     auto original = SubmoduleAt(module, path).attr("weight").toTensor();
     if (w.size(0) != original.size(0)) MakeConvGroupsFollowChannels(conv);
+  }
+  for (const auto& layer : analysis.layers) {
+    if (layer.kind == LayerKind::kLayerNorm && shrunk_modules.count(layer.name)) {
+      MakeLayerNormShapeFollowInput(SubmoduleAt(pruned, layer.name));
+    }
   }
   RefreshChannelConstants(pruned, analysis.depthwise_convs);
   return pruned;

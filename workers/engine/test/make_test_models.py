@@ -79,6 +79,79 @@ class ResidualCnn(nn.Module):
         return self.fc(x)
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of an NCHW tensor, as torchvision's ConvNeXt writes it."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ChannelLastBlock(nn.Module):
+    """ConvNeXt-style block: conv, then layer norm and MLP on channel-last
+    activations, a per-channel layer scale and a residual add."""
+
+    def __init__(self, dim, depthwise):
+        super().__init__()
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim if depthwise else 1)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+        # Not all ones: a wrongly sliced scale changes the output.
+        self.layer_scale = nn.Parameter(torch.rand(dim, 1, 1) + 0.5)
+
+    def forward(self, x):
+        y = self.conv(x).permute(0, 2, 3, 1)
+        y = self.fc2(F.gelu(self.fc1(self.norm(y))))
+        y = y.permute(0, 3, 1, 2)
+        return x + self.layer_scale * y
+
+
+class ChannelLastCnn(nn.Module):
+    """Two stages of 16 channels (their LayerNorms share one scripted class
+    type; pruned to different widths they need per-instance shapes), a
+    LayerNorm2d stem and downsample, and a layer norm on [N, C] before the
+    classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 2, stride=2), LayerNorm2d(16, eps=1e-6))
+        self.stage1 = ChannelLastBlock(16, depthwise=False)
+        self.downsample = nn.Sequential(LayerNorm2d(16, eps=1e-6), nn.Conv2d(16, 16, 2, stride=2))
+        self.stage2 = ChannelLastBlock(16, depthwise=True)
+        self.head_norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stage2(self.downsample(self.stage1(self.stem(x))))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(self.head_norm(x))
+
+
+class OddPermuteCnn(nn.Module):
+    """Moves conv1's channels to dim 2 and back: not followed, conv1 stays whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x)).permute(0, 2, 1, 3)
+        x = F.relu(self.conv2(x.permute(0, 2, 1, 3)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def randomize_norms(model):
+    # Non-trivial layer-norm affine parameters so that slicing mistakes show up.
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+
+
 def randomize_bn(model):
     # Non-trivial running statistics so that BN surgery mistakes show up.
     for m in model.modules():
@@ -107,6 +180,10 @@ def main():
     residual = ResidualCnn()
     randomize_bn(residual)
     save_scripted(residual, os.path.join(out, "residual_cnn.pt"))
+    channel_last = ChannelLastCnn()
+    randomize_norms(channel_last)
+    save_scripted(channel_last, os.path.join(out, "channel_last_cnn.pt"))
+    save_scripted(OddPermuteCnn(), os.path.join(out, "odd_permute_cnn.pt"))
 
     # Dataset: half of the labels agree with the plain model's predictions so
     # that accuracy is far from chance and a wrong evaluation shows.

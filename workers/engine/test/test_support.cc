@@ -59,6 +59,9 @@ def check_channel_counts(module):
         elif hasattr(m, "num_features") and getattr(m, "running_mean", None) is not None:
             assert m.num_features == m.running_mean.shape[0], (name, m.num_features, tuple(m.running_mean.shape))
             checked += 1
+        elif hasattr(m, "normalized_shape") and w is not None:
+            assert tuple(m.normalized_shape) == tuple(w.shape), (name, tuple(m.normalized_shape), tuple(w.shape))
+            checked += 1
     return checked
 )";
 

@@ -21,9 +21,10 @@ int RunPython(const std::string& code, std::string* output);
 torch::jit::Module LoadTestModel(const std::string& name);
 
 // Python source defining `check_channel_counts(module)`: asserts that every
-// conv / linear / batch-norm submodule's recorded channel counts
+// conv / linear / batch-norm / layer-norm submodule's recorded channel counts
 // (out_channels, in_channels, groups, in_features, out_features,
-// num_features) agree with its tensors, and returns how many it checked.
+// num_features, normalized_shape) agree with its tensors, and returns how
+// many it checked.
 extern const char kPythonChannelCountCheck[];
 
 }  // namespace prune::engine::testing

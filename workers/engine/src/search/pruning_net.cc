@@ -14,7 +14,7 @@ PruningNet::PruningNet(const torch::jit::Module& original, const ModelAnalysis& 
     : analysis_(analysis), options_(options), rng_(seed ^ 0x5851f42d4c957f2dULL) {
   torch::NoGradGuard no_grad;
   for (const Layer& layer : analysis.layers) {
-    if (layer.kind == LayerKind::kBatchNorm || layer.depthwise || layer.transposed) continue;
+    if (IsNormLayer(layer.kind) || layer.depthwise || layer.transposed) continue;
     bool in_pruned = layer.in_group >= 0 && analysis.groups[layer.in_group].prunable;
     bool out_pruned = layer.out_group >= 0 && analysis.groups[layer.out_group].prunable;
     if ((!in_pruned && !out_pruned) || generators_.count(layer.name)) continue;

@@ -91,7 +91,7 @@ std::vector<Unit> DecisionUnits(const ModelAnalysis& analysis) {
   std::vector<bool> seen(analysis.groups.size(), false);
   for (size_t i = 0; i < analysis.layers.size(); ++i) {
     const Layer& layer = analysis.layers[i];
-    if (layer.kind == LayerKind::kBatchNorm || layer.out_group < 0) continue;
+    if (IsNormLayer(layer.kind) || layer.out_group < 0) continue;
     const PruningGroup& g = analysis.groups.at(layer.out_group);
     if (!g.prunable || g.channels < 2 || seen[g.id]) continue;
     seen[g.id] = true;
