@@ -626,23 +626,22 @@ void GraphAnalyzer::OnGroupedConv(Node* node, const Layer& layer, const std::str
   const int64_t groups = layer.conv_groups;
   const std::string conv =
       "grouped conv " + layer.name + " (groups=" + std::to_string(groups) + ") at " + Where(node);
-  if (!Tile(out_space, groups)) {
-    Fix(out_space, conv + ": output channels do not divide into the groups");
-  }
-  if (!in.any()) return;
-  if (!in.parts.empty() || in.block != 1) {
+  if (!in.any()) {
+    // Input never pruned: only the output is.
+  } else if (!in.parts.empty() || in.block != 1) {
     FixFlow(in, conv + " reads a concatenated / flattened tensor");
-    return;
-  }
-  if (!Tile(in.space, groups)) {
+  } else if (!Tile(in.space, groups)) {
     FixFlow(in, conv + " reads channels that are split into " +
                     std::to_string(spaces_[Find(in.space)].tiles) +
                     " conv groups elsewhere or do not divide into its groups");
-    return;
+  } else {
+    AddMember(spaces_[Find(in.space)].per_tile,
+              {layer.name, weight_name, 1, 1, MemberRole::kConsumer, 0});
+    *in_space = in.space;
   }
-  AddMember(spaces_[Find(in.space)].per_tile,
-            {layer.name, weight_name, 1, 1, MemberRole::kConsumer, 0});
-  *in_space = in.space;
+  if (!Tile(out_space, groups)) {
+    Fix(out_space, conv + ": output channels do not divide into the groups");
+  }
 }
 
 // conv_transposeNd(input, weight [in, out / groups, k...], bias, stride,
