@@ -30,6 +30,13 @@ using torch::jit::Value;
 
 bool IsTensor(const Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
 
+// Identifies a member's slice of a tensor: the same weight used twice (a
+// shared module) must be pruned alike.
+std::string MemberKey(const SliceMember& m) {
+  return m.module_path + "/" + m.tensor_name + "/" + std::to_string(m.dim) + "/" +
+         std::to_string(m.offset);
+}
+
 // "file.py:42" for the Python source that produced `node`, when known.
 std::string Where(const Node* node) {
   auto range = node->sourceRange();
@@ -104,6 +111,12 @@ struct Space {
   std::vector<std::string> reasons;
   std::vector<SliceMember> members;
   std::vector<std::string> producers;
+  // A space read or written by a grouped conv is `tiles` equal runs that
+  // must all lose the same positions: its members, reasons and producers
+  // then live in `per_tile`, a space of channels / tiles channels whose
+  // channel j stands for channels {t * channels / tiles + j}.
+  int per_tile = -1;
+  int64_t tiles = 1;
 };
 
 class GraphAnalyzer {
@@ -160,8 +173,14 @@ class GraphAnalyzer {
   int NewSpace(int64_t channels, const std::string& producer);
   int Find(int space);
   int Union(int a, int b, Node* where);
+  int UnionTiled(int a, int b, Node* where);
   void Fix(int space, const std::string& reason);
   void AddMember(int space, SliceMember member);
+  bool Tile(int space, int64_t tiles);
+  void AppendRuns(int space, int64_t channels, int64_t block, std::vector<Part>* runs);
+  std::vector<Part> ExpandTiles(const std::vector<Part>& parts);
+  void OnGroupedConv(Node* node, const Layer& layer, const std::string& weight_name, const Flow& in,
+                     int out_space, int* in_space);
   void FixUsesInside(Block* block, const std::string& reason);
 
   const std::vector<int64_t>* ShapeOf(const Value* v) const {
@@ -281,6 +300,7 @@ int GraphAnalyzer::Union(int a, int b, Node* where) {
   a = Find(a);
   b = Find(b);
   if (a == b) return a;
+  if (spaces_[a].tiles > 1 || spaces_[b].tiles > 1) return UnionTiled(a, b, where);
   if (b < a) std::swap(a, b);
   Space& into = spaces_[a];
   Space& from = spaces_[b];
@@ -298,7 +318,93 @@ int GraphAnalyzer::Union(int a, int b, Node* where) {
   return a;
 }
 
+// Coupling two roots of which at least one is tiled (a grouped conv's
+// channels): the other must be tiled alike, and then their per-tile spaces
+// are coupled. Where that is impossible both stay as they are, fixed.
+int GraphAnalyzer::UnionTiled(int a, int b, Node* where) {
+  const std::string at = where ? Describe(where) : "a shared tensor";
+  if (spaces_[a].channels != spaces_[b].channels) {
+    Fix(a, "channel counts differ where coupled by " + at);
+    Fix(b, "channel counts differ where coupled by " + at);
+    return a;
+  }
+  const int64_t tiles = std::max(spaces_[a].tiles, spaces_[b].tiles);
+  if (!Tile(a, tiles) || !Tile(b, tiles)) {
+    const std::string reason = "channels split into different numbers of conv groups (" +
+                               std::to_string(spaces_[a].tiles) + " and " +
+                               std::to_string(spaces_[b].tiles) + ") where coupled by " + at;
+    Fix(a, reason);
+    Fix(b, reason);
+    return a;
+  }
+  if (b < a) std::swap(a, b);
+  const int per_tile = Union(spaces_[a].per_tile, spaces_[b].per_tile, where);
+  spaces_[a].per_tile = per_tile;
+  parent_[b] = a;
+  spaces_[b] = Space{};  // a tiled space holds nothing itself
+  return a;
+}
+
+// Re-expresses `space` as `tiles` equal runs of a new per-tile space that
+// takes over its members (one copy per run, at the run's offset), producers
+// and reasons. False when the channels do not divide into `tiles` runs or
+// the space is already tiled differently.
+bool GraphAnalyzer::Tile(int space, int64_t tiles) {
+  const int root = Find(space);
+  if (spaces_[root].tiles == tiles) return true;
+  if (spaces_[root].tiles != 1 || tiles < 2 || spaces_[root].channels % tiles != 0) return false;
+  const int per_tile = static_cast<int>(spaces_.size());
+  parent_.push_back(per_tile);
+  spaces_.emplace_back();
+  Space& whole = spaces_[root];
+  Space& run = spaces_[per_tile];
+  run.channels = whole.channels / tiles;
+  run.fixed = whole.fixed;
+  run.reasons = std::move(whole.reasons);
+  run.producers = std::move(whole.producers);
+  std::vector<SliceMember> members = std::move(whole.members);
+  const int64_t channels = whole.channels;
+  whole = Space{};
+  whole.channels = channels;
+  whole.per_tile = per_tile;
+  whole.tiles = tiles;
+  for (const SliceMember& m : members) {
+    member_space_.erase(MemberKey(m));
+    AddMember(root, m);
+  }
+  return true;
+}
+
+// The runs a layer sees of `channels` channels of `space`: one part, or for
+// a tiled space one part per tile (recursively).
+void GraphAnalyzer::AppendRuns(int space, int64_t channels, int64_t block,
+                               std::vector<Part>* runs) {
+  const int root = Find(space);
+  const Space& s = spaces_[root];
+  if (s.tiles > 1) {
+    for (int64_t t = 0; t < s.tiles; ++t) AppendRuns(s.per_tile, channels / s.tiles, block, runs);
+    return;
+  }
+  runs->push_back(Part{root, channels, block});
+}
+
+std::vector<Part> GraphAnalyzer::ExpandTiles(const std::vector<Part>& parts) {
+  std::vector<Part> runs;
+  for (const Part& p : parts) {
+    if (p.space < 0) {
+      runs.push_back(p);
+    } else {
+      AppendRuns(p.space, p.channels, p.block, &runs);
+    }
+  }
+  return runs;
+}
+
 void GraphAnalyzer::Fix(int space, const std::string& reason) {
+  if (const Space& tiled = spaces_[Find(space)]; tiled.tiles > 1) {
+    Fix(tiled.per_tile, reason);
+    return;
+  }
   Space& s = spaces_[Find(space)];
   s.fixed = true;
   if (std::find(s.reasons.begin(), s.reasons.end(), reason) == s.reasons.end()) {
@@ -307,8 +413,21 @@ void GraphAnalyzer::Fix(int space, const std::string& reason) {
 }
 
 void GraphAnalyzer::AddMember(int space, SliceMember member) {
-  std::string key = member.module_path + "/" + member.tensor_name + "/" +
-                    std::to_string(member.dim) + "/" + std::to_string(member.offset);
+  const int root = Find(space);
+  if (spaces_[root].tiles > 1) {
+    // One member per run: channel j of the per-tile space is channel j of
+    // every run.
+    const int per_tile = spaces_[root].per_tile;
+    const int64_t tiles = spaces_[root].tiles;
+    const int64_t run = spaces_[root].channels / tiles;
+    for (int64_t t = 0; t < tiles; ++t) {
+      SliceMember copy = member;
+      copy.offset = member.offset + t * run * member.block;
+      AddMember(per_tile, std::move(copy));
+    }
+    return;
+  }
+  std::string key = MemberKey(member);
   auto it = member_space_.find(key);
   if (it != member_space_.end()) {
     // The same weight is used twice (shared module): both uses must agree.
@@ -494,14 +613,13 @@ void GraphAnalyzer::OnConv(Node* node) {
     // Input never pruned: neither can the output be (groups == channels).
     Fix(out_space, "depthwise conv " + layer.name + " reads channels that are not pruned (" +
                        Describe(node) + ")");
-  } else {
+  } else if (depthwise) {
     std::string reason =
-        (depthwise ? "depthwise conv on a concatenated / flattened input "
-                   : "grouped conv (groups=" + std::to_string(*groups) +
-                         "; pruning whole groups is not supported) ") +
-        layer.name + " at " + Where(node);
+        "depthwise conv on a concatenated / flattened input " + layer.name + " at " + Where(node);
     FixFlow(in, reason);
     Fix(out_space, reason);
+  } else {
+    OnGroupedConv(node, layer, weight->second, in, out_space, &in_space);
   }
   Flow layer_in;
   if (in_space >= 0) layer_in.space = in_space;
@@ -512,6 +630,35 @@ void GraphAnalyzer::OnConv(Node* node) {
   }
   PushLayer(layer, layer_in, out_space);
   SetFlow(node->output(), Flow{out_space, 1, {}, false});
+}
+
+// A grouped conv that is not depthwise (ResNeXt, RegNet): weight [out,
+// in / groups, k...] connects run g of its input channels only to run g of
+// its output channels. Removing the same positions from every run of both
+// keeps `groups` and that wiring, so both spaces are tiled into `groups` runs;
+// the weight's dim 1 (one run of input channels) belongs to the input's
+// per-tile space. Output channels stay prunable when the input cannot be.
+void GraphAnalyzer::OnGroupedConv(Node* node, const Layer& layer, const std::string& weight_name,
+                                  const Flow& in, int out_space, int* in_space) {
+  const int64_t groups = layer.conv_groups;
+  const std::string conv =
+      "grouped conv " + layer.name + " (groups=" + std::to_string(groups) + ") at " + Where(node);
+  if (!in.any()) {
+    // Input never pruned: only the output is.
+  } else if (!in.parts.empty() || in.block != 1) {
+    FixFlow(in, conv + " reads a concatenated / flattened tensor");
+  } else if (!Tile(in.space, groups)) {
+    FixFlow(in, conv + " reads channels that are split into " +
+                    std::to_string(spaces_[Find(in.space)].tiles) +
+                    " conv groups elsewhere or do not divide into its groups");
+  } else {
+    AddMember(spaces_[Find(in.space)].per_tile,
+              {layer.name, weight_name, 1, 1, MemberRole::kConsumer, 0});
+    *in_space = in.space;
+  }
+  if (!Tile(out_space, groups)) {
+    Fix(out_space, conv + ": output channels do not divide into the groups");
+  }
 }
 
 // conv_transposeNd(input, weight [in, out / groups, k...], bias, stride,
@@ -1076,12 +1223,27 @@ ModelAnalysis GraphAnalyzer::Run() {
     for (const Part& p : in) out.push_back(ChannelPart{group_id(p.space), p.channels, p.block});
     return out;
   };
+  // A tiled space (a grouped conv's channels) reads as its runs: a
+  // concatenation of the same per-tile group, one part per conv group.
+  auto tiled = [&](int space) { return space >= 0 && spaces_[Find(space)].tiles > 1; };
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer layer = layers_[i];
-    layer.in_group = group_id(layer_in_space_[i]);
-    layer.out_group = group_id(layer_out_space_[i]);
-    layer.in_parts = parts(layer_in_parts_[i]);
-    layer.out_parts = parts(layer_out_parts_[i]);
+    int in_space = layer_in_space_[i];
+    int out_space = layer_out_space_[i];
+    std::vector<Part> in_parts = layer_in_parts_[i];
+    std::vector<Part> out_parts = layer_out_parts_[i];
+    if (tiled(in_space)) {
+      in_parts = {Part{in_space, spaces_[Find(in_space)].channels, layer.in_block}};
+      in_space = -1;
+    }
+    if (tiled(out_space)) {
+      out_parts = {Part{out_space, spaces_[Find(out_space)].channels, 1}};
+      out_space = -1;
+    }
+    layer.in_group = group_id(in_space);
+    layer.out_group = group_id(out_space);
+    layer.in_parts = parts(ExpandTiles(in_parts));
+    layer.out_parts = parts(ExpandTiles(out_parts));
     if (layer.kind == LayerKind::kBatchNorm) {
       layer.affine = AttrIsTensor(layer.name, "weight");
     }

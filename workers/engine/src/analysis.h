@@ -26,14 +26,19 @@ struct SliceMember {
 };
 
 // A run of channels of a concatenated tensor: `group` (-1 when those channels
-// are never pruned) with `channels` channels.
+// are never pruned) with `channels` channels. The channels of a grouped conv
+// (1 < groups < channels) read as `groups` runs of one group: every run loses
+// the same positions.
 struct ChannelPart {
   int group = -1;
   int64_t channels = 0;
   int64_t block = 1;  // columns per channel after a flatten
 };
 
-// A channel space: every member must lose the same channels.
+// A channel space: every member must lose the same channels. For the
+// channels of a grouped conv the group is one conv group's worth: channel j
+// stands for channel j of every conv group, with one member per conv group
+// (at that group's offset) for each tensor slice that spans all of them.
 struct PruningGroup {
   int id = 0;
   int64_t channels = 0;
@@ -73,7 +78,9 @@ struct Layer {
   bool transposed = false;  // transposed conv: weight [in, out / groups, k...];
                             // out_spatial is then the input's spatial size
   // Set instead of in_group / out_group when the input is a channel-wise
-  // concatenation (DenseNet, Inception, SqueezeNet); out_parts for batch norm.
+  // concatenation (DenseNet, Inception, SqueezeNet) or the channels of a
+  // grouped conv (one part per conv group); out_parts for batch norm and for
+  // layers writing a grouped conv's channels.
   std::vector<ChannelPart> in_parts;
   std::vector<ChannelPart> out_parts;
   // What timing the layer alone needs (latency_table.cc): the shape of its

@@ -81,6 +81,26 @@ bool InputVaries(const ModelAnalysis& analysis, const Layer& layer) {
   return false;
 }
 
+bool OutputVaries(const ModelAnalysis& analysis, const Layer& layer) {
+  if (Prunable(analysis, layer.out_group)) return true;
+  for (const ChannelPart& p : layer.out_parts) {
+    if (Prunable(analysis, p.group)) return true;
+  }
+  return false;
+}
+
+// Grid of kept counts along one axis: a grouped conv's channels shrink in
+// steps of its groups (every group loses the same positions), and only such
+// counts can be timed.
+std::vector<int64_t> AxisCounts(const Layer& layer, int64_t channels, int points, bool varies) {
+  if (!varies) return {channels};
+  const int64_t step = layer.kind == LayerKind::kConv && !layer.depthwise ? layer.conv_groups : 1;
+  if (step <= 1 || channels % step != 0) return GridCounts(channels, points);
+  std::vector<int64_t> counts = GridCounts(channels / step, points);
+  for (int64_t& c : counts) c *= step;
+  return counts;
+}
+
 }  // namespace
 
 LatencyTableKey LatencyKeyFor(const ModelAnalysis& analysis, const LatencyTableOptions& options) {
@@ -127,12 +147,10 @@ LatencyTable BuildLatencyTable(torch::jit::Module& module, const ModelAnalysis& 
     }
     LayerLatencyGrid grid;
     grid.layer = index;
-    grid.in_counts = InputVaries(analysis, layer)
-                         ? GridCounts(size.in_channels, options.grid_points)
-                         : std::vector<int64_t>{size.in_channels};
-    grid.out_counts = Prunable(analysis, layer.out_group)
-                          ? GridCounts(size.out_channels, options.grid_points)
-                          : std::vector<int64_t>{size.out_channels};
+    grid.in_counts =
+        AxisCounts(layer, size.in_channels, options.grid_points, InputVaries(analysis, layer));
+    grid.out_counts =
+        AxisCounts(layer, size.out_channels, options.grid_points, OutputVaries(analysis, layer));
     for (int64_t in : grid.in_counts) {
       for (int64_t out : grid.out_counts) {
         ThrowIfCancelled(cancel);

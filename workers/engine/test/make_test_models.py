@@ -152,6 +152,58 @@ def randomize_norms(model):
             m.bias.data.uniform_(-0.2, 0.2)
 
 
+class ResNeXtBlock(nn.Module):
+    """1x1 conv -> BN -> ReLU -> 3x3 conv (groups=4) -> BN -> ReLU -> 1x1 conv -> BN, plus the input."""
+
+    def __init__(self, channels, width, groups):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        # A bias too, so that a grouped conv's bias is pruned per group as well.
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, groups=groups, bias=True)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + x)
+
+
+class TinyResNeXt(nn.Module):
+    """Grouped (not depthwise) conv: width 32 in 4 groups of 8 channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(16)
+        self.block = ResNeXtBlock(16, 32, 4)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.block(F.relu(self.bn(self.stem(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class GroupCountMismatch(nn.Module):
+    """One tensor read by grouped convs with 4 and 2 groups, whose outputs are
+    added: neither group structure holds for the other, so nothing is pruned."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 1)
+        self.by4 = nn.Conv2d(16, 16, 3, padding=1, groups=4)
+        self.by2 = nn.Conv2d(16, 16, 3, padding=1, groups=2)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = self.by4(x) + self.by2(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def randomize_bn(model):
     # Non-trivial running statistics so that BN surgery mistakes show up.
     for m in model.modules():
@@ -211,6 +263,12 @@ def main():
                os.path.join(out, "dataset_bad_keys.pt"))
     with open(os.path.join(out, "not_a_model.pt"), "w") as f:
         f.write("this is not a TorchScript archive\n")
+
+    # Grouped convs (after the dataset, which depends on the RNG state).
+    resnext = TinyResNeXt()
+    randomize_bn(resnext)
+    save_scripted(resnext, os.path.join(out, "tiny_resnext.pt"))
+    save_scripted(GroupCountMismatch(), os.path.join(out, "group_count_mismatch.pt"))
 
     if with_resnet:
         import torchvision

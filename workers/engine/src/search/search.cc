@@ -91,8 +91,17 @@ std::vector<Unit> DecisionUnits(const ModelAnalysis& analysis) {
   std::vector<bool> seen(analysis.groups.size(), false);
   for (size_t i = 0; i < analysis.layers.size(); ++i) {
     const Layer& layer = analysis.layers[i];
-    if (IsNormLayer(layer.kind) || layer.out_group < 0) continue;
-    const PruningGroup& g = analysis.groups.at(layer.out_group);
+    if (IsNormLayer(layer.kind)) continue;
+    // A grouped conv's output (and its producer's) is one group in runs.
+    int out_group = layer.out_group;
+    if (out_group < 0 && !layer.out_parts.empty()) {
+      out_group = layer.out_parts.front().group;
+      for (const ChannelPart& p : layer.out_parts) {
+        if (p.group != out_group) out_group = -1;
+      }
+    }
+    if (out_group < 0) continue;
+    const PruningGroup& g = analysis.groups.at(out_group);
     if (!g.prunable || g.channels < 2 || seen[g.id]) continue;
     seen[g.id] = true;
     units.push_back(Unit{g.id, g.channels, static_cast<int>(i)});
