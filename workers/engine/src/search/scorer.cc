@@ -96,6 +96,33 @@ torch::jit::Module& InheritedWeightScorer::Materialize(const KeepCounts& keep, b
     }
     plan.keep.push_back(std::move(kept));
   }
+  // Every cut's row indices, built on the host and sent to the device in one
+  // copy: a copy per tensor would wait for the device each time.
+  std::vector<int64_t> all_rows;
+  std::vector<std::pair<int64_t, int64_t>> spans;  // (start, length) per slot cut
+  for (const auto& s : slots_) {
+    for (const Cut& c : s.cuts) {
+      const int64_t size = s.original.size(c.dim);
+      const int64_t start = static_cast<int64_t>(all_rows.size());
+      int64_t cursor = 0;
+      for (const Segment& seg : c.segments) {
+        if (seg.offset < cursor || seg.offset + seg.channels * seg.block > size) {
+          throw EngineError("INTERNAL", "tensor " + s.name + " does not have the analysed size");
+        }
+        for (int64_t r = cursor; r < seg.offset; ++r) all_rows.push_back(r);
+        for (int64_t ch : plan.keep[seg.group]) {
+          for (int64_t j = 0; j < seg.block; ++j) {
+            all_rows.push_back(seg.offset + ch * seg.block + j);
+          }
+        }
+        cursor = seg.offset + seg.channels * seg.block;
+      }
+      for (int64_t r = cursor; r < size; ++r) all_rows.push_back(r);
+      spans.emplace_back(start, static_cast<int64_t>(all_rows.size()) - start);
+    }
+  }
+  torch::Tensor rows = torch::tensor(all_rows, torch::kInt64).to(device_);
+  size_t span = 0;
   for (auto& s : slots_) {
     // index_select always copies: recalibration may then write the running
     // statistics in place without touching the original.
@@ -105,21 +132,8 @@ torch::jit::Module& InheritedWeightScorer::Materialize(const KeepCounts& keep, b
       if (generated.defined()) t = generated.to(device_);
     }
     for (const Cut& c : s.cuts) {
-      const int64_t size = t.size(c.dim);
-      std::vector<int64_t> rows;
-      int64_t cursor = 0;
-      for (const Segment& seg : c.segments) {
-        if (seg.offset < cursor || seg.offset + seg.channels * seg.block > size) {
-          throw EngineError("INTERNAL", "tensor " + s.name + " does not have the analysed size");
-        }
-        for (int64_t r = cursor; r < seg.offset; ++r) rows.push_back(r);
-        for (int64_t ch : plan.keep[seg.group]) {
-          for (int64_t j = 0; j < seg.block; ++j) rows.push_back(seg.offset + ch * seg.block + j);
-        }
-        cursor = seg.offset + seg.channels * seg.block;
-      }
-      for (int64_t r = cursor; r < size; ++r) rows.push_back(r);
-      t = t.index_select(c.dim, torch::tensor(rows, torch::kInt64).to(device_));
+      const auto [start, length] = spans[span++];
+      t = t.index_select(c.dim, rows.narrow(0, start, length));
     }
     s.owner.setattr(s.name, t);
   }
