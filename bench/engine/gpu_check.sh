@@ -17,6 +17,9 @@
 #   REF_DIR           dir with the reference model.pt (train_reference.py)
 #   SEARCH_DATASET    the search benchmark's dataset file (resnet_4000_1000.pt)
 #   SKIP_TESTS=1      build and benchmark only
+#   SKIP_SPEEDUP=1    skip the latency-speedup benchmarks
+#   EVAL_BENCH_PAIRS  "model.pt:dataset.pt ...": candidate-evaluation throughput
+#                     (prune-search-eval-bench) of each pair on the GPU
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$(mktemp -d)}
@@ -72,15 +75,26 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest.log" | tee -a "$OUT/summary.txt"
 fi
 
-# CPU speedup with this machine's torch (pip builds use MKL / oneDNN, where
-# Debian's uses OpenBLAS): tells the BLAS's share in the speedup efficiency.
-log "CPU latency speedup at 50% MACs (batch 32, $JOBS cores)"
-PRUNE_PYTHON="$PY" PRUNE_BENCH_BATCHES=32 "$SRC/bench/engine/engine_speedup.sh" "$ENGINE_BUILD" \
-  uniform 2>&1 | tee -a "$OUT/summary.txt"
-PRUNE_PYTHON="$PY" PRUNE_BENCH_BATCHES=32 "$SRC/bench/engine/engine_speedup.sh" "$ENGINE_BUILD" \
-  uniform --round-to 8 2>&1 | tail -n +3 | tee -a "$OUT/summary.txt"
+if [ "${SKIP_SPEEDUP:-0}" != 1 ]; then
+  # CPU speedup with this machine's torch (pip builds use MKL / oneDNN, where
+  # Debian's uses OpenBLAS): tells the BLAS's share in the speedup efficiency.
+  log "CPU latency speedup at 50% MACs (batch 32, $JOBS cores)"
+  PRUNE_PYTHON="$PY" PRUNE_BENCH_BATCHES=32 "$SRC/bench/engine/engine_speedup.sh" "$ENGINE_BUILD" \
+    uniform 2>&1 | tee -a "$OUT/summary.txt"
+  PRUNE_PYTHON="$PY" PRUNE_BENCH_BATCHES=32 "$SRC/bench/engine/engine_speedup.sh" "$ENGINE_BUILD" \
+    uniform --round-to 8 2>&1 | tail -n +3 | tee -a "$OUT/summary.txt"
+fi
 
 if "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  for pair in ${EVAL_BENCH_PAIRS:-}; do
+    log "candidate-evaluation throughput on the GPU: ${pair%%:*}"
+    "$ENGINE_BUILD/prune-search-eval-bench" "${pair%%:*}" "${pair#*:}" 64 5 500 cuda 2>&1 |
+      tee -a "$OUT/summary.txt"
+  done
+fi
+
+if [ "${SKIP_SPEEDUP:-0}" != 1 ] &&
+  "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
   log "GPU latency speedup at 50% MACs"
   PRUNE_PYTHON="$PY" PRUNE_BENCH_DEVICE=cuda PRUNE_BENCH_BATCHES="32 256" \
     "$SRC/bench/engine/engine_speedup.sh" "$ENGINE_BUILD" uniform 2>&1 | tee -a "$OUT/summary.txt"
