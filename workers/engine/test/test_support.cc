@@ -1,13 +1,35 @@
 #include "test_support.h"
 
+#include <execinfo.h>
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
 namespace prune::engine::testing {
+namespace {
+
+// A crashing test prints its stack before dying (the test binaries link with
+// -rdynamic so frames have names): a segfault on a CI or GPU machine with no
+// debugger is otherwise only "SegFault" in the ctest log.
+void PrintStackAndDie(int signal_number) {
+  static const char kHeader[] = "\n*** fatal signal; stack:\n";
+  (void)!write(STDERR_FILENO, kHeader, sizeof(kHeader) - 1);
+  void* frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);
+}
+
+[[maybe_unused]] const bool kStackOnCrash = [] {
+  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(s, PrintStackAndDie);
+  return true;
+}();
+
+}  // namespace
 
 std::string DataPath(const std::string& name) {
   const char* dir = std::getenv("PRUNE_TEST_DATA_DIR");
