@@ -39,7 +39,8 @@ class BatchNormCalibrator {
  public:
   // `module` is the module that will be calibrated (the graph reads its
   // attributes when it runs, so tensors may be replaced between runs).
-  // `rewrite` false forces the train-mode fallback (for comparisons).
+  // `rewrite` false forces the train-mode passes (for comparisons, and on
+  // GPUs, whose native train-mode norm is fast).
   BatchNormCalibrator(const torch::jit::Module& module, const ModelAnalysis& analysis,
                       bool rewrite = true);
   ~BatchNormCalibrator();

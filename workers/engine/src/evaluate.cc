@@ -110,7 +110,9 @@ Fidelity OutputFidelity(torch::jit::Module& reference, torch::jit::Module& candi
 void RecalibrateBatchNorm(torch::jit::Module& module, const ModelAnalysis& analysis,
                           const Dataset& data, int64_t batch_size, int64_t max_batches,
                           const torch::Device& device, const CancelToken& cancel) {
-  BatchNormCalibrator(module, analysis).Run(data, batch_size, max_batches, device, cancel);
+  // Rewritten graph on CPUs only (see InheritedWeightScorer).
+  BatchNormCalibrator(module, analysis, !device.is_cuda())
+      .Run(data, batch_size, max_batches, device, cancel);
 }
 
 }  // namespace prune::engine

@@ -1,11 +1,14 @@
 #include "latency_table_builder.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
-#include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,10 +21,11 @@
 namespace prune::engine {
 namespace {
 
-namespace fs = std::filesystem;
+// POSIX calls rather than std::filesystem: with PyTorch 2.11's pip libtorch
+// and GCC 13 (the GPU machine), the first std::filesystem call crashed.
 
 // Value of the first "<label> : value" line of a /proc style file.
-std::string ProcField(const fs::path& file, const std::string& label) {
+std::string ProcField(const std::string& file, const std::string& label) {
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
@@ -42,10 +46,14 @@ std::string ProcField(const fs::path& file, const std::string& label) {
 std::string DeviceDescription(const torch::Device& device) {
   if (device.is_cuda()) {
     std::set<std::string> models;
-    std::error_code ec;
-    for (const auto& gpu : fs::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
-      std::string model = ProcField(gpu.path() / "information", "Model");
-      if (!model.empty()) models.insert(model);
+    const std::string root = "/proc/driver/nvidia/gpus";
+    if (DIR* dir = opendir(root.c_str())) {
+      while (const dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string model = ProcField(root + "/" + entry->d_name + "/information", "Model");
+        if (!model.empty()) models.insert(model);
+      }
+      closedir(dir);
     }
     std::string names;
     for (const auto& m : models) names += (names.empty() ? "" : " + ") + m;
@@ -99,6 +107,17 @@ std::vector<int64_t> AxisCounts(const Layer& layer, int64_t channels, int points
   std::vector<int64_t> counts = GridCounts(channels / step, points);
   for (int64_t& c : counts) c *= step;
   return counts;
+}
+
+// mkdir -p; false when the directory does not exist afterwards.
+bool MakeDirectories(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    ::mkdir(path.substr(0, slash).c_str(), 0755);
+  }
+  ::mkdir(path.c_str(), 0755);
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace
@@ -179,9 +198,7 @@ LatencyTableResult LoadOrBuildLatencyTable(torch::jit::Module& module,
   LatencyTableResult result;
   const LatencyTableKey key = LatencyKeyFor(analysis, options);
   if (!options.cache_dir.empty()) {
-    result.cache_path =
-        (fs::path(options.cache_dir) / ("latency-" + HexDigest(key.Describe()) + ".table"))
-            .string();
+    result.cache_path = options.cache_dir + "/latency-" + HexDigest(key.Describe()) + ".table";
     std::ifstream in(result.cache_path, std::ios::binary);
     if (in) {
       std::ostringstream text;
@@ -205,15 +222,13 @@ LatencyTableResult LoadOrBuildLatencyTable(torch::jit::Module& module,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.cache_path.empty()) {
     // A cache that cannot be written costs the next job a rebuild, not this job.
-    std::error_code ec;
-    fs::create_directories(options.cache_dir, ec);
+    MakeDirectories(options.cache_dir);
     const std::string tmp = result.cache_path + ".tmp." + std::to_string(::getpid());
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       out << table->Serialize();
     }
-    fs::rename(tmp, result.cache_path, ec);
-    if (ec) fs::remove(tmp, ec);
+    if (std::rename(tmp.c_str(), result.cache_path.c_str()) != 0) std::remove(tmp.c_str());
   }
   result.table = std::move(table);
   return result;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
 #include "test_support.h"
 
@@ -13,6 +12,7 @@ namespace prune::engine {
 namespace {
 
 using testing::DataPath;
+using testing::RemoveTree;
 using testing::RunPython;
 using testing::TempPath;
 
@@ -195,7 +195,7 @@ TEST(Job, LatencyTargetPredictsReportsAndCachesTheTable) {
   spec.latency_runs = 3;
   spec.latency_table_grid = 3;
   spec.latency_table_cache_dir = TempPath("job_latency_tables");
-  std::filesystem::remove_all(spec.latency_table_cache_dir);
+  RemoveTree(spec.latency_table_cache_dir);
   spec.device = "cpu";
   for (bool cached : {false, true}) {
     std::vector<std::string> stages;
@@ -240,7 +240,7 @@ TEST(Job, LatencyTargetPredictsReportsAndCachesTheTable) {
   bad = spec;
   bad.latency_batch_size = 0;  // nothing to measure the latency at
   EXPECT_EQ(RunJob(bad).code, "INVALID_ARGUMENT");
-  std::filesystem::remove_all(spec.latency_table_cache_dir);
+  RemoveTree(spec.latency_table_cache_dir);
 }
 
 TEST(Analyze, ReportsGroupsAndErrors) {

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "analysis.h"
@@ -24,6 +23,9 @@ namespace prune::engine {
 namespace {
 
 using testing::LoadTestModel;
+using testing::IsEmptyDirectory;
+using testing::PathExists;
+using testing::RemoveTree;
 using testing::TempPath;
 
 struct Loaded {
@@ -55,7 +57,7 @@ LatencyTableOptions QuickOptions() {
 
 std::string FreshDir(const std::string& name) {
   std::string dir = TempPath(name);
-  std::filesystem::remove_all(dir);
+  RemoveTree(dir);
   return dir;
 }
 
@@ -204,7 +206,7 @@ TEST(LatencyTable, CacheHitReusesAndKeyMismatchRebuilds) {
   EXPECT_FALSE(first.from_cache);
   EXPECT_GT(measured, 0);
   EXPECT_EQ(first.measurements, measured);
-  EXPECT_TRUE(std::filesystem::exists(first.cache_path)) << first.cache_path;
+  EXPECT_TRUE(PathExists(first.cache_path)) << first.cache_path;
 
   measured = 0;
   LatencyTableResult second = LoadOrBuildLatencyTable(module, r.analysis, o, cancel);
@@ -248,7 +250,7 @@ TEST(LatencyTable, CacheHitReusesAndKeyMismatchRebuilds) {
   measured = 0;
   EXPECT_TRUE(LoadOrBuildLatencyTable(module, r.analysis, o, cancel).from_cache);
   EXPECT_EQ(measured, 0);
-  std::filesystem::remove_all(o.cache_dir);
+  RemoveTree(o.cache_dir);
 }
 
 TEST(LatencyTable, CancelStopsTheBuild) {
@@ -270,9 +272,8 @@ TEST(LatencyTable, CancelStopsTheBuild) {
   }
   EXPECT_EQ(measured, 3);  // nothing measured after the cancel
   EXPECT_FALSE(progress.empty());
-  EXPECT_FALSE(std::filesystem::exists(o.cache_dir) &&
-               !std::filesystem::is_empty(o.cache_dir));  // no half table cached
-  std::filesystem::remove_all(o.cache_dir);
+  EXPECT_FALSE(PathExists(o.cache_dir) && !IsEmptyDirectory(o.cache_dir));  // no half table cached
+  RemoveTree(o.cache_dir);
 }
 
 TEST(LatencyTarget, UniformAndGlobalMeetTheTargetByThePrediction) {

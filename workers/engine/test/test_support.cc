@@ -1,6 +1,11 @@
 #include "test_support.h"
 
+#include <dirent.h>
 #include <execinfo.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <array>
@@ -15,9 +20,22 @@ namespace {
 // A crashing test prints its stack before dying (the test binaries link with
 // -rdynamic so frames have names): a segfault on a CI or GPU machine with no
 // debugger is otherwise only "SegFault" in the ctest log.
-void PrintStackAndDie(int signal_number) {
-  static const char kHeader[] = "\n*** fatal signal; stack:\n";
+void PrintStackAndDie(int signal_number, siginfo_t* info, void* context) {
+  static const char kHeader[] = "\n*** fatal signal; faulting address, then the stack:\n";
   (void)!write(STDERR_FILENO, kHeader, sizeof(kHeader) - 1);
+  void* where[3] = {info->si_addr, nullptr, nullptr};
+  int n = 1;
+#if defined(__x86_64__)
+  // The faulting instruction, and the word on top of the stack (the return
+  // address when the crash is a call through a bad pointer, which the
+  // unwinder cannot step over).
+  const auto* uc = static_cast<const ucontext_t*>(context);
+  where[n++] = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
+  where[n++] = *reinterpret_cast<void* const*>(uc->uc_mcontext.gregs[REG_RSP]);
+#else
+  (void)context;
+#endif
+  backtrace_symbols_fd(where, n, STDERR_FILENO);
   void* frames[64];
   backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
   std::signal(signal_number, SIG_DFL);
@@ -25,7 +43,10 @@ void PrintStackAndDie(int signal_number) {
 }
 
 [[maybe_unused]] const bool kStackOnCrash = [] {
-  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(s, PrintStackAndDie);
+  struct sigaction action {};
+  action.sa_sigaction = PrintStackAndDie;
+  action.sa_flags = SA_SIGINFO;
+  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(s, &action, nullptr);
   return true;
 }();
 
@@ -39,6 +60,33 @@ std::string DataPath(const std::string& name) {
 std::string TempPath(const std::string& name) {
   static int counter = 0;
   return DataPath("tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" + name);
+}
+
+void RemoveTree(const std::string& path) {
+  nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        ::remove(p);
+        return 0;  // keep going: remove what can be removed
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool IsEmptyDirectory(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (!dir) return false;
+  bool empty = true;
+  while (const dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") empty = false;
+  }
+  closedir(dir);
+  return empty;
 }
 
 int RunPython(const std::string& code, std::string* output) {

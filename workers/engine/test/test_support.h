@@ -14,6 +14,12 @@ std::string DataPath(const std::string& name);
 // A fresh path for a file the test writes.
 std::string TempPath(const std::string& name);
 
+// rm -rf / exists / empty directory, without std::filesystem (its first call
+// crashed with PyTorch 2.11's pip libtorch and GCC 13 on the GPU machine).
+void RemoveTree(const std::string& path);
+bool PathExists(const std::string& path);
+bool IsEmptyDirectory(const std::string& path);
+
 // Runs `code` with $PRUNE_PYTHON (default /usr/bin/python3); returns the exit
 // status and stores stdout + stderr in `output`.
 int RunPython(const std::string& code, std::string* output);
