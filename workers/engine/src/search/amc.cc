@@ -145,11 +145,10 @@ class AmcStrategy : public Strategy {
       actions.push_back(static_cast<float>(prev_action));
     }
     double score = context.Evaluate(keep);
-    double reward = score;
-    if (options_.reward == "error_log_flops") {
-      double macs = static_cast<double>(ComputeCost(context.analysis(), keep).macs);
-      reward = -(1.0 - score) * std::log(std::max(macs, 1.0));
-    }
+    const double full_macs = static_cast<double>(
+        ComputeCost(context.analysis(), FullKeepCounts(context.analysis())).macs);
+    const double reward =
+        AmcReward(options_.reward, score, context.Cost(keep), context.FullCost(), full_macs);
     for (size_t t = 0; t < n; ++t) {
       const std::vector<float>& next = t + 1 < n ? states[t + 1] : states[t];
       Store(states[t], actions[t], static_cast<float>(reward), next, t + 1 == n);
@@ -390,6 +389,13 @@ class AmcStrategy : public Strategy {
 
 std::unique_ptr<Strategy> MakeAmcStrategy(const SearchContext& context) {
   return std::make_unique<AmcStrategy>(context);
+}
+
+double AmcReward(const std::string& mode, double score, double cost, double full_cost,
+                 double full_macs) {
+  if (mode != "error_log_flops") return score;
+  const double resource = full_macs * cost / std::max(full_cost, 1e-12);
+  return -(1.0 - score) * std::log(std::max(resource, 1.0));
 }
 
 }  // namespace prune::engine::search

@@ -21,6 +21,7 @@
 #include "prune/engine/job.h"
 #include "search/pruning_net.h"
 #include "search/scorer.h"
+#include "search/strategies.h"
 #include "surgery.h"
 
 namespace prune::engine::search {
@@ -349,6 +350,24 @@ TEST_P(Strategies, AccuracyFloorChoosesTheCheapestCandidateThatKeepsIt) {
 }
 
 // AutoSlim keeps slimming past the target while the floor holds.
+// AMC's error_log_flops reward is -error * log(resource) with the target's
+// resource: exactly -error * log(MACs) for a FLOPs target, and for a latency
+// target (ms, possibly below 1) still higher for lower error and lower cost.
+TEST(Search, AmcRewardUsesTheTargetsResource) {
+  const double full_macs = 4e6;
+  EXPECT_DOUBLE_EQ(AmcReward("acc", 0.7, 1e6, full_macs, full_macs), 0.7);
+  EXPECT_NEAR(AmcReward("error_log_flops", 0.7, 1e6, full_macs, full_macs), -0.3 * std::log(1e6),
+              1e-12);
+  // Latency in ms: full 0.8 ms, candidates at 0.4 and 0.2 ms.
+  const double half = AmcReward("error_log_flops", 0.7, 0.4, 0.8, full_macs);
+  const double quarter = AmcReward("error_log_flops", 0.7, 0.2, 0.8, full_macs);
+  const double worse = AmcReward("error_log_flops", 0.6, 0.4, 0.8, full_macs);
+  EXPECT_NEAR(half, -0.3 * std::log(2e6), 1e-12);
+  EXPECT_GT(quarter, half);  // cheaper at the same accuracy
+  EXPECT_GT(half, worse);    // more accurate at the same cost
+  EXPECT_LT(half, 0.0);
+}
+
 TEST(Search, AutoSlimWithAFloorGoesBelowTheTarget) {
   SearchOptions o = SmallOptions("autoslim");
   o.max_evaluations = 2000;
