@@ -35,6 +35,10 @@ absl::StatusOr<prune::v1::CreateJobRequest> BuildCreateRequest(const JobCreateAr
   absl::StatusOr<prune::v1::Target> target = ParseTarget(args.target);
   if (!target.ok()) return target.status();
   *job.mutable_target() = *target;
+  if (args.latency_batch_size < 0) {
+    return absl::InvalidArgumentError("--latency-batch-size must not be negative");
+  }
+  job.mutable_target()->set_latency_batch_size(args.latency_batch_size);
   absl::StatusOr<prune::v1::Strategy> strategy = ParseStrategy(args.strategy);
   if (!strategy.ok()) return strategy.status();
   job.set_strategy(*strategy);
@@ -324,6 +328,11 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
                    "Cost to keep: flops=RATIO, params=RATIO or latency=RATIO (latency on the "
                    "worker's device, predicted by a per-layer table), RATIO in (0,1)")
       ->required();
+  create
+      ->add_option("--latency-batch-size", create_args->latency_batch_size,
+                   "Batch size of the latency measurements (report, latency=RATIO target); "
+                   "0: the server's default, 32")
+      ->capture_default_str();
   create->add_option("--finetune-epochs", create_args->finetune_epochs, "0 skips fine-tuning")
       ->capture_default_str();
   create
@@ -375,10 +384,9 @@ void AddJobCommands(CLI::App& app, CommandContext& context, int& exit_code) {
   CLI::App* list = job->add_subcommand("list", "List the tenant's jobs");
   list->add_option("--state", *state_filter, "queued, running, succeeded, failed or cancelled");
   list->add_option("--model", *model_filter, "Only jobs of this model (name, id or display name)");
-  list->callback(
-      [&context, &exit_code, state_filter, model_filter] {
-        exit_code = List(context, *state_filter, *model_filter);
-      });
+  list->callback([&context, &exit_code, state_filter, model_filter] {
+    exit_code = List(context, *state_filter, *model_filter);
+  });
 
   CLI::App* watch = job->add_subcommand("watch", "Print a job's events until it ends");
   watch->add_option("JOB", *reference, kJobHelp)->required();

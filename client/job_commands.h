@@ -15,6 +15,7 @@ struct JobCreateArgs {
   std::string dataset;
   std::string strategy = "uniform";
   std::string target;
+  int32_t latency_batch_size = 0;  // 0: the server's default (32)
   int32_t finetune_epochs = 0;
   double finetune_lr = 0;
   uint64_t seed = 0;

@@ -53,10 +53,10 @@ absl::Status ValidateDistillation(const v1::Job& job, db::JobParameters* params)
   const double temperature = job.finetune().distillation_temperature();
   if (!std::isfinite(alpha) || alpha < 0.0 || alpha > 1.0 || !std::isfinite(temperature) ||
       temperature < 0.0 || temperature > 100.0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "DISTILLATION_INVALID: finetune.distillation_alpha must be in [0, 1] and "
-        "finetune.distillation_temperature in [0, 100] (0 = 4), got ",
-        alpha, " and ", temperature));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DISTILLATION_INVALID: finetune.distillation_alpha must be in [0, 1] and "
+                     "finetune.distillation_temperature in [0, 100] (0 = 4), got ",
+                     alpha, " and ", temperature));
   }
   if (alpha > 0.0 && (job.dataset().empty() || job.finetune().epochs() == 0)) {
     return absl::InvalidArgumentError(
@@ -88,6 +88,13 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
         ratio));
   }
   params.target_ratio = ratio;
+  const int32_t latency_batch = job.target().latency_batch_size();
+  if (latency_batch < 0 || latency_batch > kMaxLatencyBatchSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LATENCY_BATCH_SIZE_OUT_OF_RANGE: target.latency_batch_size must be in [0, ",
+                     kMaxLatencyBatchSize, "] (0: the default, 32), got ", latency_batch));
+  }
+  params.latency_batch_size = latency_batch;
 
   switch (job.target().kind()) {
     case v1::Target::KIND_UNSPECIFIED:
@@ -116,9 +123,9 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
       params.strategy = StrategyName(job.strategy());
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "STRATEGY_NOT_SUPPORTED: unknown strategy ", job.strategy(),
-          "; use UNIFORM, GLOBAL, AMC, METAPRUNING or AUTOSLIM"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("STRATEGY_NOT_SUPPORTED: unknown strategy ", job.strategy(),
+                       "; use UNIFORM, GLOBAL, AMC, METAPRUNING or AUTOSLIM"));
   }
 
   static const char* const kImportance[] = {"l1", "l2", "bn_scale", "taylor", "fpgm", "random"};
@@ -154,10 +161,9 @@ absl::StatusOr<ValidatedJobSpec> ValidateJobSpec(const v1::Job& job) {
 
   const int64_t time_limit = job.time_limit_seconds();
   if (time_limit < 0 || time_limit > kMaxJobTimeLimitSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("TIME_LIMIT_OUT_OF_RANGE: time_limit_seconds must be in [0, ",
-                     kMaxJobTimeLimitSeconds, "] (0 = default ", kDefaultJobTimeLimitSeconds,
-                     "), got ", time_limit));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TIME_LIMIT_OUT_OF_RANGE: time_limit_seconds must be in [0, ", kMaxJobTimeLimitSeconds,
+        "] (0 = default ", kDefaultJobTimeLimitSeconds, "), got ", time_limit));
   }
   params.time_limit_seconds = time_limit == 0 ? kDefaultJobTimeLimitSeconds : time_limit;
   // A search that may not finish inside the job's limit would only end as a

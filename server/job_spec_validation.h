@@ -18,6 +18,8 @@ inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr int64_t kDefaultJobTimeLimitSeconds = 24 * 3600;
 inline constexpr int64_t kMaxJobTimeLimitSeconds = 7 * 24 * 3600;
 inline constexpr int32_t kMaxRoundTo = 256;
+// Largest target.latency_batch_size (a latency table times every layer at it).
+inline constexpr int32_t kMaxLatencyBatchSize = 1024;
 inline constexpr int32_t kMaxMinChannels = 4096;
 
 struct ValidatedJobSpec {

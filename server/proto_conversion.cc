@@ -62,6 +62,7 @@ v1::Job ToProto(const db::JobRecord& record) {
   }
   job.mutable_target()->set_kind(TargetKindFromName(p.target_kind));
   job.mutable_target()->set_ratio(p.target_ratio);
+  job.mutable_target()->set_latency_batch_size(p.latency_batch_size);
   job.set_strategy(StrategyFromName(p.strategy));
   job.mutable_finetune()->set_epochs(p.finetune_epochs);
   job.mutable_finetune()->set_learning_rate(p.finetune_lr);

@@ -116,6 +116,7 @@ constexpr auto kJobFields = std::make_tuple(
     JobField<std::string>{"strategy", &JobParameters::strategy},
     JobField<std::string>{"target_kind", &JobParameters::target_kind},
     JobField<double>{"target_ratio", &JobParameters::target_ratio},
+    JobField<int32_t>{"latency_batch_size", &JobParameters::latency_batch_size},
     JobField<int32_t>{"finetune_epochs", &JobParameters::finetune_epochs},
     JobField<double>{"finetune_lr", &JobParameters::finetune_lr},
     JobField<uint64_t>{"seed", &JobParameters::seed},

@@ -19,6 +19,7 @@ JobParameters AllFieldsSet() {
   p.strategy = "amc";
   p.target_kind = "params";
   p.target_ratio = 0.3;
+  p.latency_batch_size = 1;
   p.finetune_epochs = 2;
   p.finetune_lr = 0.02;
   p.seed = 18446744073709551615ULL;  // uint64 max: must not pass through a double
@@ -47,6 +48,7 @@ std::vector<std::pair<std::string, std::function<void(JobParameters&)>>> OneFiel
       {"strategy", [](JobParameters& p) { p.strategy = "global"; }},
       {"target_kind", [](JobParameters& p) { p.target_kind = "flops"; }},
       {"target_ratio", [](JobParameters& p) { p.target_ratio = 0.31; }},
+      {"latency_batch_size", [](JobParameters& p) { p.latency_batch_size = 2; }},
       {"finetune_epochs", [](JobParameters& p) { p.finetune_epochs = 3; }},
       {"finetune_lr", [](JobParameters& p) { p.finetune_lr = 0.03; }},
       {"seed", [](JobParameters& p) { p.seed -= 1; }},

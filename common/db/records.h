@@ -44,6 +44,7 @@ struct JobParameters {
   std::string strategy = "uniform";
   std::string target_kind = "flops";  // "flops", "params" or "latency"
   double target_ratio = 0.5;
+  int32_t latency_batch_size = 0;  // 0: the engine's default (32)
   int32_t finetune_epochs = 0;
   double finetune_lr = 0.0;  // 0: engine default
   uint64_t seed = 0;

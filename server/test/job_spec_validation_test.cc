@@ -74,9 +74,11 @@ TEST(JobSpecValidation, TargetRatioMustLieStrictlyInsideZeroOne) {
 }
 
 TEST(JobSpecValidation, EveryStrategyIsServedByName) {
-  const std::pair<v1::Strategy, const char*> strategies[] = {
-      {v1::UNIFORM, "uniform"}, {v1::GLOBAL, "global"}, {v1::AMC, "amc"},
-      {v1::METAPRUNING, "metapruning"}, {v1::AUTOSLIM, "autoslim"}};
+  const std::pair<v1::Strategy, const char*> strategies[] = {{v1::UNIFORM, "uniform"},
+                                                             {v1::GLOBAL, "global"},
+                                                             {v1::AMC, "amc"},
+                                                             {v1::METAPRUNING, "metapruning"},
+                                                             {v1::AUTOSLIM, "autoslim"}};
   for (const auto& [strategy, name] : strategies) {
     v1::Job job = ValidJob();
     job.set_strategy(strategy);
@@ -212,6 +214,22 @@ TEST(JobSpecValidation, LatencyTargetIsAcceptedWithARatioInsideZeroOne) {
   for (double ratio : {0.0, 1.0, 2.0, -0.5, std::nan("")}) {
     job.mutable_target()->set_ratio(ratio);
     ExpectReason(job, "TARGET_OUT_OF_RANGE");
+  }
+}
+
+TEST(JobSpecValidation, LatencyBatchSize) {
+  v1::Job job = ValidJob();
+  absl::StatusOr<ValidatedJobSpec> defaults = ValidateJobSpec(job);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->params.latency_batch_size, 0);  // the engine's default
+  job.mutable_target()->set_kind(v1::Target::LATENCY);
+  job.mutable_target()->set_latency_batch_size(1);
+  absl::StatusOr<ValidatedJobSpec> spec = ValidateJobSpec(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->params.latency_batch_size, 1);
+  for (int32_t bad : {-1, kMaxLatencyBatchSize + 1}) {
+    job.mutable_target()->set_latency_batch_size(bad);
+    ExpectReason(job, "LATENCY_BATCH_SIZE_OUT_OF_RANGE");
   }
 }
 

@@ -127,10 +127,13 @@ grep -q "^INDEX" "$tmp/pareto.txt" || fail "candidates table: $(cat "$tmp/pareto
 
 # A LATENCY target through the service: the worker builds the model's latency
 # table once (cached under --work-dir/latency-tables), the next job reuses it,
-# and each report gives the predicted and the measured latency ratio.
-for round in 1 2; do
+# and each report gives the predicted and the measured latency ratio. Round 3
+# asks for batch-1 latency: another table, measured at that batch.
+for round in 1 2 3; do
+  batch_args=()
+  [ "$round" = 3 ] && batch_args=(--latency-batch-size 1)
   latency_job=$(prunectl job create --model tiny --dataset tiny-data --strategy uniform \
-    --target latency=0.7 --seed 3 --json |
+    --target latency=0.7 --seed 3 "${batch_args[@]}" --json |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
   timeout 300 "$build/client/prunectl" job watch "$latency_job" >"$tmp/watch-latency.log" ||
     fail "latency watch: $(tail -n 5 "$tmp/watch-latency.log")"
@@ -145,6 +148,7 @@ p = report["latency_prediction"]
 assert p["predicted_ratio"] <= 0.7 + 1e-9, p
 assert p["measured_ratio"] is not None and p["measured_ratio"] > 0, p
 assert p["table"]["from_cache"] == (sys.argv[2] == "2"), p["table"]
+assert p["table"]["batch_size"] == (1 if sys.argv[2] == "3" else 32), p["table"]
 print(f"latency ok: predicted {p['predicted_ratio']:.3f}, measured {p['measured_ratio']:.3f}, "
       f"table from cache: {p['table']['from_cache']}")
 PY

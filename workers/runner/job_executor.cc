@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "common/log/logging.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "workers/runner/job_watchdog.h"
 #include "workers/runner/lease_keeper.h"
@@ -97,7 +97,7 @@ std::vector<db::CandidateRecord> ReportCandidates(const std::string& report_json
     const auto count = [&item](const char* key) -> int64_t {
       const auto it = item.find(key);
       return it != item.end() && it->is_number_integer() ? std::max<int64_t>(0, it->get<int64_t>())
-                                                          : 0;
+                                                         : 0;
     };
     const auto flag = [&item](const char* key) {
       const auto it = item.find(key);
@@ -174,6 +174,7 @@ engine::JobSpec JobExecutor::BuildSpec(const db::ClaimedJob& claimed,
   spec.strategy = params.strategy;
   spec.target_kind = params.target_kind;
   spec.target_ratio = params.target_ratio;
+  if (params.latency_batch_size > 0) spec.latency_batch_size = params.latency_batch_size;
   spec.finetune_epochs = params.finetune_epochs;
   if (params.finetune_lr > 0) spec.finetune_lr = params.finetune_lr;
   spec.seed = params.seed;
@@ -250,9 +251,8 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
   std::optional<JobEnd> stuck_end;  // set by the watchdog thread
   {
     LeaseKeeper keeper(heartbeat_queue_ != nullptr ? heartbeat_queue_ : queue_, lease,
-                       claimed.job.tenant, options_.lease_ttl,
-                       options_.heartbeat_interval, options_.cancel_poll_interval, clock_,
-                       &cancel);
+                       claimed.job.tenant, options_.lease_ttl, options_.heartbeat_interval,
+                       options_.cancel_poll_interval, clock_, &cancel);
     ProgressReporter progress(queue_, lease, options_.progress_interval, clock_);
     EvaluationCounter evaluations(metrics_, spec, clock_);
     // on_stuck runs on the watchdog's thread while the engine still holds
@@ -324,9 +324,9 @@ JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& st
                            const engine::JobOutcome& outcome, const engine::JobSpec& spec,
                            const RunSignals& signals) {
   if (signals.lease_lost) return JobEnd::kLeaseLost;
-  const bool stopped = status.code == "CANCELLED" ||
-                       (!status.ok() && (signals.cancel_requested || signals.time_limit_hit ||
-                                         draining()));
+  const bool stopped =
+      status.code == "CANCELLED" ||
+      (!status.ok() && (signals.cancel_requested || signals.time_limit_hit || draining()));
   if (stopped && !signals.cancel_requested && signals.time_limit_hit) {
     // The same input would run out of time again: not retried.
     return FailJob(lease, "JOB_TIME_LIMIT_EXCEEDED",
@@ -346,21 +346,26 @@ JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& st
       end = JobEnd::kReleased;
     }
     if (absl::IsAborted(written)) return JobEnd::kLeaseLost;
-    if (!written.ok()) spdlog::error("job {}: final write failed: {}", lease.job_id, written.ToString());
+    if (!written.ok())
+      spdlog::error("job {}: final write failed: {}", lease.job_id, written.ToString());
     return end;
   }
   if (!status.ok()) return FailJob(lease, status.code, status.message, IsRetryable(status.code));
 
   const std::string report_path = spec.output_model_path + ".report.json";
   absl::Status wrote = WriteFile(report_path, outcome.report_json);
-  if (!wrote.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(wrote.message()), true);
+  if (!wrote.ok())
+    return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(wrote.message()), true);
   std::vector<db::ArtifactRecord> artifacts;
-  for (const auto& [kind, path] : {std::pair{db::ArtifactKind::kPrunedModel, spec.output_model_path},
-                                  std::pair{db::ArtifactKind::kReport, report_path}}) {
+  for (const auto& [kind, path] :
+       {std::pair{db::ArtifactKind::kPrunedModel, spec.output_model_path},
+        std::pair{db::ArtifactKind::kReport, report_path}}) {
     auto sha = blobs_->PutFile(path);
-    if (!sha.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(sha.status().message()), true);
+    if (!sha.ok())
+      return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(sha.status().message()), true);
     auto size = blobs_->Size(*sha);
-    if (!size.ok()) return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(size.status().message()), true);
+    if (!size.ok())
+      return FailJob(lease, "ARTIFACT_STORE_FAILED", std::string(size.status().message()), true);
     artifacts.push_back({kind, *sha, *size});
   }
   // A malformed entry is skipped rather than failing a finished job; a
@@ -382,7 +387,8 @@ JobEnd JobExecutor::FailJob(const db::LeaseToken& lease, const std::string& reas
   spdlog::warn("job {} attempt {}: {}: {}", lease.job_id, lease.attempt, reason, message);
   absl::Status written = queue_->Fail(lease, reason, message, retryable, clock_());
   if (absl::IsAborted(written)) return JobEnd::kLeaseLost;
-  if (!written.ok()) spdlog::error("job {}: recording failure failed: {}", lease.job_id, written.ToString());
+  if (!written.ok())
+    spdlog::error("job {}: recording failure failed: {}", lease.job_id, written.ToString());
   return JobEnd::kFailed;
 }
 

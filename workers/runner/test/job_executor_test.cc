@@ -97,6 +97,7 @@ class JobExecutorTest : public DbTest {
     db::JobParameters params;
     params.model_id = model.id;
     params.target_ratio = 0.4;
+    params.latency_batch_size = 4;
     params.seed = 7;
     params.max_attempts = max_attempts;
     params.time_limit_seconds = time_limit_seconds;
@@ -132,6 +133,7 @@ TEST_F(JobExecutorTest, SuccessStoresArtifactsAndReport) {
   EXPECT_EQ(job.state, db::JobState::kSucceeded);
   EXPECT_NE(job.report_json.find("macs_ratio"), std::string::npos);
   EXPECT_EQ(runner.seen_spec.target_ratio, 0.4);
+  EXPECT_EQ(runner.seen_spec.latency_batch_size, 4);
   EXPECT_EQ(runner.seen_spec.seed, 7u);
   EXPECT_EQ(runner.seen_spec.input_shape, claimed.model.input_shape);
   // The job's channel and distillation settings reach the engine.
