@@ -9,7 +9,9 @@
 #include <cstdio>
 
 #include "analysis.h"
+#include "latency_table_builder.h"
 #include "measure.h"
+#include "search/search.h"
 #include "surgery.h"
 #include "test_support.h"
 
@@ -194,6 +196,39 @@ TEST(Shuffle, StreamThatCannotBeHalvedStaysWithReason) {
   torch::manual_seed(6);
   auto x = torch::randn({2, 3, 16, 16});
   EXPECT_TRUE(torch::allclose(Forward(pruned, x), Forward(masked, x), 1e-4, 1e-5));
+}
+
+// The head conv reads the stream as 2 units of 8 channels: it can only keep
+// 8 or 16, and those are the counts the latency table times; the search
+// decides the stream as one unit of 2.
+TEST(Shuffle, LatencyGridAndSearchUseWholeUnits) {
+  auto module = LoadTestModel("tiny_shufflenet.pt");
+  module.eval();
+  ModelAnalysis a = AnalyzeModel(module, kShape);
+  const int stream = GroupProducedBy(a, kStream[0]);
+  ASSERT_GE(stream, 0);
+  LatencyTableOptions o;
+  o.batch_size = 1;
+  o.grid_points = 4;
+  o.layer_runs = 1;
+  o.model_runs = 1;
+  CancelToken cancel;
+  LatencyTable table = BuildLatencyTable(module, a, o, cancel);
+  bool found = false;
+  for (const auto& grid : table.layers) {
+    if (a.layers.at(grid.layer).name != "conv5.0") continue;
+    found = true;
+    EXPECT_EQ(grid.in_counts, (std::vector<int64_t>{8, 16}));
+  }
+  EXPECT_TRUE(found);
+  bool decided = false;
+  for (const auto& unit : search::DecisionUnits(a)) {
+    if (unit.group == stream) {
+      decided = true;
+      EXPECT_EQ(unit.channels, 2);
+    }
+  }
+  EXPECT_TRUE(decided);
 }
 
 }  // namespace
