@@ -1137,9 +1137,8 @@ std::string GraphAnalyzer::LayoutOf(int space) {
   const Space& s = spaces_[root];
   if (!s.is_view()) return std::to_string(s.channels) + " independent channels";
   const int64_t units = spaces_[s.inner].channels;
-  return std::to_string(units) + " independent units of " +
-         std::to_string(s.channels / units) + " channels (tied by earlier chunks / " +
-         "channel shuffles / grouped convs)";
+  return std::to_string(units) + " independent units of " + std::to_string(s.channels / units) +
+         " channels (tied by earlier chunks / channel shuffles / grouped convs)";
 }
 
 // view / reshape: only a whole channel shuffle is followed. With g groups,
@@ -1152,8 +1151,7 @@ std::string GraphAnalyzer::LayoutOf(int space) {
 void GraphAnalyzer::OnView(Node* node) {
   Flow in = FlowOf(node->input(0));
   if (!in.any()) return;  // nothing pruned flows through
-  auto shuffle =
-      MatchChannelShuffle(node, [this](const Value* v) { return ShapeOf(v); });
+  auto shuffle = MatchChannelShuffle(node, [this](const Value* v) { return ShapeOf(v); });
   bool plain = in.block == 1 && !in.channel_last;
   for (const Part& p : in.parts) plain = plain && p.block == 1;
   if (!shuffle || !plain) {
@@ -1161,8 +1159,8 @@ void GraphAnalyzer::OnView(Node* node) {
     return;
   }
   for (Node* n : shuffle->nodes) handled_.insert(n);
-  const std::string at = "channel shuffle (groups=" + std::to_string(shuffle->groups) + ") at " +
-                         Where(node);
+  const std::string at =
+      "channel shuffle (groups=" + std::to_string(shuffle->groups) + ") at " + Where(node);
   const int64_t channels = (*ShapeOf(node->input(0)))[1];
   int run = -1;
   if (!in.parts.empty()) {

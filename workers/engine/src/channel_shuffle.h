@@ -15,7 +15,7 @@ namespace prune::engine {
 // Output channel j * g + i is input channel i * C/g + j.
 struct ChannelShuffle {
   int64_t groups = 0;
-  torch::jit::Value* output = nullptr;  // the [N, C, *S] result
+  torch::jit::Value* output = nullptr;   // the [N, C, *S] result
   std::vector<torch::jit::Node*> nodes;  // every node of the pattern after the first view
 };
 

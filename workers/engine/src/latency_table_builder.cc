@@ -101,8 +101,8 @@ bool OutputVaries(const ModelAnalysis& analysis, const Layer& layer) {
 // group (a grouped conv's conv groups, the units of a channel shuffle) shrink
 // in steps of that many channels, and only such counts can be timed.
 std::vector<int64_t> AxisCounts(const ModelAnalysis& analysis, const Layer& layer,
-                                const std::vector<ChannelPart>& parts, int64_t channels,
-                                int points, bool varies) {
+                                const std::vector<ChannelPart>& parts, int64_t channels, int points,
+                                bool varies) {
   if (!varies) return {channels};
   int group = -1;
   int64_t copies = 0, fixed = 0, run = 0;
@@ -186,12 +186,10 @@ LatencyTable BuildLatencyTable(torch::jit::Module& module, const ModelAnalysis& 
     }
     LayerLatencyGrid grid;
     grid.layer = index;
-    grid.in_counts =
-        AxisCounts(analysis, layer, layer.in_parts, size.in_channels, options.grid_points,
-                   InputVaries(analysis, layer));
-    grid.out_counts =
-        AxisCounts(analysis, layer, layer.out_parts, size.out_channels, options.grid_points,
-                   OutputVaries(analysis, layer));
+    grid.in_counts = AxisCounts(analysis, layer, layer.in_parts, size.in_channels,
+                                options.grid_points, InputVaries(analysis, layer));
+    grid.out_counts = AxisCounts(analysis, layer, layer.out_parts, size.out_channels,
+                                 options.grid_points, OutputVaries(analysis, layer));
     for (int64_t in : grid.in_counts) {
       for (int64_t out : grid.out_counts) {
         ThrowIfCancelled(cancel);

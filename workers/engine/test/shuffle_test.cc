@@ -140,8 +140,7 @@ TEST(Shuffle, PrunedModelIsTheMaskedOriginal) {
   auto x = torch::randn({4, 3, 16, 16});
   auto y = Forward(pruned, x);
   auto expected = Forward(masked, x);
-  EXPECT_TRUE(torch::allclose(y, expected, 1e-4, 1e-5))
-      << (y - expected).abs().max().item<float>();
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-4, 1e-5)) << (y - expected).abs().max().item<float>();
   // Masking changed something (else the comparison proves nothing).
   EXPECT_FALSE(torch::allclose(Forward(module, x), expected, 1e-4, 1e-5));
   auto head = SubmoduleAt(pruned, "conv5.0").attr("weight").toTensor();
@@ -153,18 +152,19 @@ TEST(Shuffle, PrunedModelIsTheMaskedOriginal) {
   const std::string path = TempPath("pruned_tiny_shufflenet.pt");
   pruned.save(path);
   std::string output;
-  int status =
-      RunPython(std::string(testing::kPythonChannelCountCheck) +
-                    "import torch\n"
-                    "m = torch.jit.load('" + path + "')\n"
-                    "assert getattr(m.conv5, '0').weight.shape[1] == 8\n"
-                    "assert check_channel_counts(m) > 0\n"
-                    "x = torch.randn(2, 3, 16, 16)\n"
-                    "m.train()\n"
-                    "m(x).sum().backward()\n"
-                    "m.eval()\n"
-                    "assert m(x).shape == (2, 10)\n",
-                &output);
+  int status = RunPython(std::string(testing::kPythonChannelCountCheck) +
+                             "import torch\n"
+                             "m = torch.jit.load('" +
+                             path +
+                             "')\n"
+                             "assert getattr(m.conv5, '0').weight.shape[1] == 8\n"
+                             "assert check_channel_counts(m) > 0\n"
+                             "x = torch.randn(2, 3, 16, 16)\n"
+                             "m.train()\n"
+                             "m(x).sum().backward()\n"
+                             "m.eval()\n"
+                             "assert m(x).shape == (2, 10)\n",
+                         &output);
   EXPECT_EQ(status, 0) << output;
   std::remove(path.c_str());
 }
