@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "channel_dim.h"
+#include "channel_shuffle.h"
 #include "engine_error.h"
 #include "inferred_shape.h"
 
@@ -111,12 +112,16 @@ struct Space {
   std::vector<std::string> reasons;
   std::vector<SliceMember> members;
   std::vector<std::string> producers;
-  // A space read or written by a grouped conv is `tiles` equal runs that
-  // must all lose the same positions: its members, reasons and producers
-  // then live in `per_tile`, a space of channels / tiles channels whose
-  // channel j stands for channels {t * channels / tiles + j}.
-  int per_tile = -1;
+  // A *view* re-expresses this space through a smaller `inner` space (which
+  // then holds the members, reasons and producers): the channels are `tiles`
+  // equal runs (a grouped conv's groups, a chunk's pieces) that lose the same
+  // positions, and within a run each inner channel stands for `unit`
+  // consecutive channels (a channel shuffle's interleaving). Channel c maps to
+  // inner channel (c / unit) mod (channels / (tiles * unit)).
+  int inner = -1;
   int64_t tiles = 1;
+  int64_t unit = 1;
+  bool is_view() const { return inner >= 0; }
 };
 
 class GraphAnalyzer {
@@ -149,6 +154,11 @@ class GraphAnalyzer {
   void OnListConstruct(Node* node);
   void OnAppend(Node* node);
   void OnConvTranspose(Node* node);
+  // ShuffleNet: channel shuffle (view / transpose / view) and chunk / split
+  // into equal pieces, followed through views of spaces (`Space::inner`).
+  void OnView(Node* node);
+  void OnChunk(Node* node);
+  std::string LayoutOf(int space);
   void MarkOutput(Value* v, const std::string& reason);
   void FixFlow(const Flow& f, const std::string& reason);
   void FixValue(Value* v, const std::string& reason);
@@ -173,10 +183,13 @@ class GraphAnalyzer {
   int NewSpace(int64_t channels, const std::string& producer);
   int Find(int space);
   int Union(int a, int b, Node* where);
-  int UnionTiled(int a, int b, Node* where);
+  int Canon(int space);
+  int UnionViews(int a, int b, Node* where);
+  bool Reshape(int space, int64_t tiles, int64_t unit);
+  int SplitRuns(int space, int64_t runs);
+  int NewView(int inner, int64_t tiles, int64_t unit);
   void Fix(int space, const std::string& reason);
   void AddMember(int space, SliceMember member);
-  bool Tile(int space, int64_t tiles);
   void AppendRuns(int space, int64_t channels, int64_t block, std::vector<Part>* runs);
   std::vector<Part> ExpandTiles(const std::vector<Part>& parts);
   void OnGroupedConv(Node* node, const Layer& layer, const std::string& weight_name, const Flow& in,
@@ -219,6 +232,7 @@ class GraphAnalyzer {
   std::unordered_map<const Value*, std::vector<Value*>> lists_;  // tensor list contents
   std::vector<std::string> depthwise_convs_;
   std::unordered_map<const Value*, std::vector<int64_t>> inferred_shapes_;
+  std::set<const Node*> handled_;  // nodes of a pattern matched at its first node
 };
 
 const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Handlers() {
@@ -266,6 +280,10 @@ const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Ha
     }
     (*h)["prim::If"] = &GraphAnalyzer::OnIf;
     (*h)["aten::cat"] = &GraphAnalyzer::OnCat;
+    (*h)["aten::view"] = &GraphAnalyzer::OnView;
+    (*h)["aten::reshape"] = &GraphAnalyzer::OnView;
+    (*h)["aten::chunk"] = &GraphAnalyzer::OnChunk;
+    (*h)["aten::split"] = &GraphAnalyzer::OnChunk;
     (*h)["aten::mean"] = &GraphAnalyzer::OnMean;
     (*h)["prim::ListConstruct"] = &GraphAnalyzer::OnListConstruct;
     (*h)["aten::append"] = &GraphAnalyzer::OnAppend;
@@ -297,10 +315,10 @@ int GraphAnalyzer::Find(int space) {
 }
 
 int GraphAnalyzer::Union(int a, int b, Node* where) {
-  a = Find(a);
-  b = Find(b);
+  a = Canon(a);
+  b = Canon(b);
   if (a == b) return a;
-  if (spaces_[a].tiles > 1 || spaces_[b].tiles > 1) return UnionTiled(a, b, where);
+  if (spaces_[a].is_view() || spaces_[b].is_view()) return UnionViews(a, b, where);
   if (b < a) std::swap(a, b);
   Space& into = spaces_[a];
   Space& from = spaces_[b];
@@ -318,47 +336,95 @@ int GraphAnalyzer::Union(int a, int b, Node* where) {
   return a;
 }
 
-// Coupling two roots of which at least one is tiled (a grouped conv's
-// channels): the other must be tiled alike, and then their per-tile spaces
-// are coupled. Where that is impossible both stay as they are, fixed.
-int GraphAnalyzer::UnionTiled(int a, int b, Node* where) {
-  const std::string at = where ? Describe(where) : "a shared tensor";
-  if (spaces_[a].channels != spaces_[b].channels) {
-    Fix(a, "channel counts differ where coupled by " + at);
-    Fix(b, "channel counts differ where coupled by " + at);
-    return a;
+// Root of `space` with its view (if any) pointing straight at a plain space:
+// a view of a view composes (tiles and units multiply), because a view's
+// channel map (c / unit) mod n stays of that form when n is itself a view's
+// channel count.
+int GraphAnalyzer::Canon(int space) {
+  const int root = Find(space);
+  while (spaces_[root].is_view()) {
+    const int inner = Find(spaces_[root].inner);
+    spaces_[root].inner = inner;
+    if (!spaces_[inner].is_view()) break;
+    spaces_[root].tiles *= spaces_[inner].tiles;
+    spaces_[root].unit *= spaces_[inner].unit;
+    spaces_[root].inner = spaces_[inner].inner;
   }
-  const int64_t tiles = std::max(spaces_[a].tiles, spaces_[b].tiles);
-  if (!Tile(a, tiles) || !Tile(b, tiles)) {
-    const std::string reason = "channels split into different numbers of conv groups (" +
-                               std::to_string(spaces_[a].tiles) + " and " +
-                               std::to_string(spaces_[b].tiles) + ") where coupled by " + at;
-    Fix(a, reason);
-    Fix(b, reason);
-    return a;
-  }
-  if (b < a) std::swap(a, b);
-  const int per_tile = Union(spaces_[a].per_tile, spaces_[b].per_tile, where);
-  spaces_[a].per_tile = per_tile;
-  parent_[b] = a;
-  spaces_[b] = Space{};  // a tiled space holds nothing itself
-  return a;
+  return root;
 }
 
-// Re-expresses `space` as `tiles` equal runs of a new per-tile space that
-// takes over its members (one copy per run, at the run's offset), producers
-// and reasons. False when the channels do not divide into `tiles` runs or
-// the space is already tiled differently.
-bool GraphAnalyzer::Tile(int space, int64_t tiles) {
-  const int root = Find(space);
-  if (spaces_[root].tiles == tiles) return true;
-  if (spaces_[root].tiles != 1 || tiles < 2 || spaces_[root].channels % tiles != 0) return false;
-  const int per_tile = static_cast<int>(spaces_.size());
-  parent_.push_back(per_tile);
+// Coupling two roots of which at least one is a view: both are re-expressed
+// with the same layout (the finer tiling / coarser unit of the two), then
+// their inner spaces are coupled. Layouts that do not nest (runs of 4 and
+// of 2 conv groups, units that do not divide) stay as they are, fixed.
+int GraphAnalyzer::UnionViews(int a, int b, Node* where) {
+  const std::string at = where ? Describe(where) : "a shared tensor";
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    a = Canon(a);
+    b = Canon(b);
+    if (a == b) return a;
+    if (spaces_[a].channels != spaces_[b].channels) {
+      Fix(a, "channel counts differ where coupled by " + at);
+      Fix(b, "channel counts differ where coupled by " + at);
+      return a;
+    }
+    const int64_t ta = spaces_[a].tiles, tb = spaces_[b].tiles;
+    const int64_t ua = spaces_[a].unit, ub = spaces_[b].unit;
+    if (spaces_[a].is_view() && spaces_[b].is_view() && ta == tb && ua == ub) {
+      if (b < a) std::swap(a, b);
+      const int inner = Union(spaces_[a].inner, spaces_[b].inner, where);
+      spaces_[a].inner = inner;
+      parent_[b] = a;
+      spaces_[b] = Space{};  // a view holds nothing itself
+      return a;
+    }
+    const int64_t tiles = std::max(ta, tb);
+    const int64_t unit = std::max(ua, ub);
+    std::string reason;
+    if (ta > 1 && tb > 1 && ta != tb) {
+      reason = "channels split into different numbers of conv groups (" + std::to_string(ta) +
+               " and " + std::to_string(tb) + ") where coupled by " + at;
+    } else if (unit % ua != 0 || unit % ub != 0) {
+      reason = "channel shuffles interleave the channels in units of " + std::to_string(ua) +
+               " and " + std::to_string(ub) + " where coupled by " + at;
+    } else if (!Reshape(a, tiles, unit) || !Reshape(b, tiles, unit)) {
+      reason = "channels cannot be laid out as " + std::to_string(tiles) + " runs of units of " +
+               std::to_string(unit) + " where coupled by " + at;
+    }
+    if (!reason.empty()) {
+      Fix(a, reason);
+      Fix(b, reason);
+      return Find(a);
+    }
+  }
+  Fix(a, "channel layouts do not settle where coupled by " + at);
+  Fix(b, "channel layouts do not settle where coupled by " + at);
+  return Find(a);
+}
+
+// Makes `space` a view of exactly `tiles` runs of `unit`-channel units (a
+// plain space: a new inner space takes over its members, one copy per run
+// at the run's offset with the unit as block, and its producers and
+// reasons; a view: its inner space is re-expressed by the missing factors).
+// False when the channels do not divide that way.
+bool GraphAnalyzer::Reshape(int space, int64_t tiles, int64_t unit) {
+  const int root = Canon(space);
+  if (spaces_[root].is_view()) {
+    const int64_t t0 = spaces_[root].tiles, u0 = spaces_[root].unit;
+    if (t0 == tiles && u0 == unit) return true;
+    if (tiles % t0 != 0 || unit % u0 != 0) return false;
+    if (!Reshape(spaces_[root].inner, tiles / t0, unit / u0)) return false;
+    Canon(root);
+    return true;
+  }
+  if (tiles == 1 && unit == 1) return true;
+  if (tiles < 1 || unit < 1 || spaces_[root].channels % (tiles * unit) != 0) return false;
+  const int inner = static_cast<int>(spaces_.size());
+  parent_.push_back(inner);
   spaces_.emplace_back();
   Space& whole = spaces_[root];
-  Space& run = spaces_[per_tile];
-  run.channels = whole.channels / tiles;
+  Space& run = spaces_[inner];
+  run.channels = whole.channels / (tiles * unit);
   run.fixed = whole.fixed;
   run.reasons = std::move(whole.reasons);
   run.producers = std::move(whole.producers);
@@ -366,8 +432,9 @@ bool GraphAnalyzer::Tile(int space, int64_t tiles) {
   const int64_t channels = whole.channels;
   whole = Space{};
   whole.channels = channels;
-  whole.per_tile = per_tile;
+  whole.inner = inner;
   whole.tiles = tiles;
+  whole.unit = unit;
   for (const SliceMember& m : members) {
     member_space_.erase(MemberKey(m));
     AddMember(root, m);
@@ -375,14 +442,45 @@ bool GraphAnalyzer::Tile(int space, int64_t tiles) {
   return true;
 }
 
+// The space of one of `runs` equal runs of `space` when every run must lose
+// the same positions (channel j of it stands for channel j of each run), or
+// -1 when the channels do not divide that way.
+int GraphAnalyzer::SplitRuns(int space, int64_t runs) {
+  int root = Canon(space);
+  const int64_t t0 = spaces_[root].tiles;
+  const int64_t tiles = std::lcm(t0, runs);
+  if (!Reshape(root, tiles, spaces_[root].unit)) return -1;
+  root = Canon(root);
+  return NewView(spaces_[root].inner, tiles / runs, spaces_[root].unit);
+}
+
+// A new space of tiles * unit * |inner| channels viewing `inner` (the inner
+// space itself for a trivial view).
+int GraphAnalyzer::NewView(int inner, int64_t tiles, int64_t unit) {
+  inner = Canon(inner);
+  if (tiles == 1 && unit == 1) return inner;
+  const int id = static_cast<int>(spaces_.size());
+  parent_.push_back(id);
+  Space s;
+  s.channels = spaces_[inner].channels * tiles * unit;
+  s.inner = inner;
+  s.tiles = tiles;
+  s.unit = unit;
+  spaces_.push_back(std::move(s));
+  return Canon(id);
+}
+
 // The runs a layer sees of `channels` channels of `space`: one part, or for
-// a tiled space one part per tile (recursively).
+// a view one part of its inner space per run and unit (their order does not
+// matter: layers only count kept channels).
 void GraphAnalyzer::AppendRuns(int space, int64_t channels, int64_t block,
                                std::vector<Part>* runs) {
-  const int root = Find(space);
+  const int root = Canon(space);
   const Space& s = spaces_[root];
-  if (s.tiles > 1) {
-    for (int64_t t = 0; t < s.tiles; ++t) AppendRuns(s.per_tile, channels / s.tiles, block, runs);
+  if (s.is_view()) {
+    const int64_t copies = s.tiles * s.unit;
+    const int inner = s.inner;
+    for (int64_t t = 0; t < copies; ++t) AppendRuns(inner, channels / copies, block, runs);
     return;
   }
   runs->push_back(Part{root, channels, block});
@@ -401,11 +499,12 @@ std::vector<Part> GraphAnalyzer::ExpandTiles(const std::vector<Part>& parts) {
 }
 
 void GraphAnalyzer::Fix(int space, const std::string& reason) {
-  if (const Space& tiled = spaces_[Find(space)]; tiled.tiles > 1) {
-    Fix(tiled.per_tile, reason);
+  const int root = Canon(space);
+  if (spaces_[root].is_view()) {
+    Fix(spaces_[root].inner, reason);
     return;
   }
-  Space& s = spaces_[Find(space)];
+  Space& s = spaces_[root];
   s.fixed = true;
   if (std::find(s.reasons.begin(), s.reasons.end(), reason) == s.reasons.end()) {
     s.reasons.push_back(reason);
@@ -413,17 +512,18 @@ void GraphAnalyzer::Fix(int space, const std::string& reason) {
 }
 
 void GraphAnalyzer::AddMember(int space, SliceMember member) {
-  const int root = Find(space);
-  if (spaces_[root].tiles > 1) {
-    // One member per run: channel j of the per-tile space is channel j of
-    // every run.
-    const int per_tile = spaces_[root].per_tile;
+  const int root = Canon(space);
+  if (spaces_[root].is_view()) {
+    // Inner channel j is channel j * unit .. (j + 1) * unit - 1 of every run:
+    // one member per run, `unit` times the block.
+    const int inner = spaces_[root].inner;
     const int64_t tiles = spaces_[root].tiles;
     const int64_t run = spaces_[root].channels / tiles;
     for (int64_t t = 0; t < tiles; ++t) {
       SliceMember copy = member;
       copy.offset = member.offset + t * run * member.block;
-      AddMember(per_tile, std::move(copy));
+      copy.block = member.block * spaces_[root].unit;
+      AddMember(inner, std::move(copy));
     }
     return;
   }
@@ -431,11 +531,11 @@ void GraphAnalyzer::AddMember(int space, SliceMember member) {
   auto it = member_space_.find(key);
   if (it != member_space_.end()) {
     // The same weight is used twice (shared module): both uses must agree.
-    Union(space, it->second, nullptr);
+    Union(root, it->second, nullptr);
     return;
   }
-  member_space_[key] = space;
-  spaces_[Find(space)].members.push_back(std::move(member));
+  member_space_[key] = root;
+  spaces_[Find(root)].members.push_back(std::move(member));
 }
 
 std::optional<std::pair<std::string, std::string>> GraphAnalyzer::ResolveAttr(Value* v) const {
@@ -465,6 +565,7 @@ void GraphAnalyzer::VisitBlock(Block* block) {
 }
 
 void GraphAnalyzer::VisitNode(Node* node) {
+  if (handled_.count(node)) return;
   const auto& handlers = Handlers();
   auto it = handlers.find(node->kind().toQualString());
   if (it != handlers.end()) {
@@ -647,16 +748,16 @@ void GraphAnalyzer::OnGroupedConv(Node* node, const Layer& layer, const std::str
     // Input never pruned: only the output is.
   } else if (!in.parts.empty() || in.block != 1) {
     FixFlow(in, conv + " reads a concatenated / flattened tensor");
-  } else if (!Tile(in.space, groups)) {
-    FixFlow(in, conv + " reads channels that are split into " +
-                    std::to_string(spaces_[Find(in.space)].tiles) +
-                    " conv groups elsewhere or do not divide into its groups");
+  } else if (const int64_t tiles = spaces_[Canon(in.space)].tiles; tiles != 1 && tiles != groups) {
+    FixFlow(in, conv + " reads channels that are split into " + std::to_string(tiles) +
+                    " conv groups elsewhere");
+  } else if (const int run = SplitRuns(in.space, groups); run < 0) {
+    FixFlow(in, conv + " reads channels that do not divide into its groups");
   } else {
-    AddMember(spaces_[Find(in.space)].per_tile,
-              {layer.name, weight_name, 1, 1, MemberRole::kConsumer, 0});
+    AddMember(run, {layer.name, weight_name, 1, 1, MemberRole::kConsumer, 0});
     *in_space = in.space;
   }
-  if (!Tile(out_space, groups)) {
+  if (SplitRuns(out_space, groups) < 0) {
     Fix(out_space, conv + ": output channels do not divide into the groups");
   }
 }
@@ -1029,6 +1130,130 @@ void GraphAnalyzer::OnCat(Node* node) {
   if (any_space) SetFlow(node->output(), out);
 }
 
+// "3 units of 32 channels" for a space whose channels are tied in units by
+// earlier chunks / shuffles / grouped convs.
+std::string GraphAnalyzer::LayoutOf(int space) {
+  const int root = Canon(space);
+  const Space& s = spaces_[root];
+  if (!s.is_view()) return std::to_string(s.channels) + " independent channels";
+  const int64_t units = spaces_[s.inner].channels;
+  return std::to_string(units) + " independent units of " + std::to_string(s.channels / units) +
+         " channels (tied by earlier chunks / channel shuffles / grouped convs)";
+}
+
+// view / reshape: only a whole channel shuffle is followed. With g groups,
+// output channel j * g + i is input channel i * C/g + j. The pruned model
+// runs the same code on fewer channels, which stays a sub-network only if
+// every input run i keeps the same positions j: the input is g runs of one
+// space P, and the output is P with each channel a unit of g consecutive
+// channels. A concatenation of g equal parts (ShuffleNet's cat(x1, branch))
+// therefore ties its parts together.
+void GraphAnalyzer::OnView(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any()) return;  // nothing pruned flows through
+  auto shuffle = MatchChannelShuffle(node, [this](const Value* v) { return ShapeOf(v); });
+  bool plain = in.block == 1 && !in.channel_last;
+  for (const Part& p : in.parts) plain = plain && p.block == 1;
+  if (!shuffle || !plain) {
+    OnUnknown(node);
+    return;
+  }
+  for (Node* n : shuffle->nodes) handled_.insert(n);
+  const std::string at =
+      "channel shuffle (groups=" + std::to_string(shuffle->groups) + ") at " + Where(node);
+  const int64_t channels = (*ShapeOf(node->input(0)))[1];
+  int run = -1;
+  if (!in.parts.empty()) {
+    bool aligned = static_cast<int64_t>(in.parts.size()) == shuffle->groups;
+    for (const Part& p : in.parts) aligned = aligned && p.channels * shuffle->groups == channels;
+    bool unpruned = false;
+    for (const Part& p : in.parts) unpruned = unpruned || p.space < 0;
+    if (!aligned || unpruned) {
+      FixFlow(in, at + (aligned ? " mixes them with channels that are not pruned"
+                                : " mixes concatenated parts that are not its groups"));
+      return;
+    }
+    run = in.parts[0].space;
+    for (const Part& p : in.parts) run = Union(run, p.space, node);
+    if (spaces_[Canon(run)].channels * shuffle->groups != channels) {
+      FixFlow(in, at + ": parts differ in size");
+      return;
+    }
+  } else {
+    run = SplitRuns(in.space, shuffle->groups);
+    if (run < 0) {
+      Fix(in.space, at + ": its groups must keep the same positions, but the channels are " +
+                        LayoutOf(in.space));
+      return;
+    }
+  }
+  SetFlow(shuffle->output, Flow{NewView(run, 1, shuffle->groups), 1, {}, false});
+}
+
+// chunk(x, k, 1) / split(x, C / k, 1) unpacked into k tensors. Pieces that
+// are whole parts of a concatenation are those parts. Otherwise the pruned
+// model would cut its fewer channels into k equal pieces again, so every
+// piece must keep the same count: the pieces are tied position by position
+// (each is one space P, the input k runs of it).
+void GraphAnalyzer::OnChunk(Node* node) {
+  Flow in = FlowOf(node->input(0));
+  if (!in.any()) return;
+  const auto* shape = ShapeOf(node->input(0));
+  auto count = ConstantInt(node->input(1));
+  auto dim = ConstantInt(node->input(2));
+  Node* unpack = node->output()->uses().size() == 1 ? node->output()->uses()[0].user : nullptr;
+  const auto rank = shape ? static_cast<int64_t>(shape->size()) : 0;
+  bool ok = shape && count && dim && unpack && unpack->kind() == c10::prim::ListUnpack &&
+            (*dim == 1 || *dim == 1 - rank) && in.block == 1 && !in.channel_last && rank >= 2 &&
+            *count > 0;
+  int64_t pieces = 0;
+  const int64_t channels = ok ? (*shape)[1] : 0;
+  if (ok && node->kind() == c10::aten::chunk) pieces = *count;
+  if (ok && node->kind() != c10::aten::chunk && channels % *count == 0) pieces = channels / *count;
+  ok = ok && pieces > 0 && channels % pieces == 0 &&
+       static_cast<int64_t>(unpack->outputs().size()) == pieces;
+  for (const Part& p : in.parts) ok = ok && p.block == 1;
+  if (!ok) {
+    OnUnknown(node);
+    return;
+  }
+  handled_.insert(unpack);
+  const int64_t size = channels / pieces;
+  const std::string at = Describe(node) + " into " + std::to_string(pieces) + " pieces";
+  if (!in.parts.empty()) {
+    // Pieces made of whole parts keep them; a part cut by a piece boundary
+    // is not followed.
+    std::vector<Flow> outs(pieces);
+    int64_t offset = 0;
+    bool aligned = true;
+    for (const Part& p : in.parts) {
+      const int64_t piece = offset / size;
+      if (piece >= pieces || (offset + p.channels - 1) / size != piece) aligned = false;
+      if (aligned) outs[piece].parts.push_back(p);
+      offset += p.channels;
+    }
+    if (!aligned) {
+      FixFlow(in, at + " cuts through concatenated parts");
+      return;
+    }
+    for (int64_t k = 0; k < pieces; ++k) {
+      Flow& f = outs[k];
+      if (f.parts.size() == 1) f = Flow{f.parts[0].space, 1, {}, false};
+      bool any = false;
+      for (const Part& p : f.parts) any = any || p.space >= 0;
+      if (f.space >= 0 || any) SetFlow(unpack->output(k), f);
+    }
+    return;
+  }
+  const int run = SplitRuns(in.space, pieces);
+  if (run < 0) {
+    Fix(in.space, at + ": the pieces must keep the same positions, but the channels are " +
+                      LayoutOf(in.space));
+    return;
+  }
+  for (int64_t k = 0; k < pieces; ++k) SetFlow(unpack->output(k), Flow{run, 1, {}, false});
+}
+
 // Binary element-wise ops: tensors with channels are coupled (residual add,
 // squeeze-excite gate); others must broadcast along the channel dim.
 void GraphAnalyzer::OnElementwise(Node* node) {
@@ -1225,7 +1450,7 @@ ModelAnalysis GraphAnalyzer::Run() {
   };
   // A tiled space (a grouped conv's channels) reads as its runs: a
   // concatenation of the same per-tile group, one part per conv group.
-  auto tiled = [&](int space) { return space >= 0 && spaces_[Find(space)].tiles > 1; };
+  auto tiled = [&](int space) { return space >= 0 && spaces_[Canon(space)].is_view(); };
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer layer = layers_[i];
     int in_space = layer_in_space_[i];

@@ -97,11 +97,31 @@ bool OutputVaries(const ModelAnalysis& analysis, const Layer& layer) {
   return false;
 }
 
-// Grid of kept counts along one axis: a grouped conv's channels shrink in
-// steps of its groups (every group loses the same positions), and only such
-// counts can be timed.
-std::vector<int64_t> AxisCounts(const Layer& layer, int64_t channels, int points, bool varies) {
+// Grid of kept counts along one axis: channels that are several runs of one
+// group (a grouped conv's conv groups, the units of a channel shuffle) shrink
+// in steps of that many channels, and only such counts can be timed.
+std::vector<int64_t> AxisCounts(const ModelAnalysis& analysis, const Layer& layer,
+                                const std::vector<ChannelPart>& parts, int64_t channels, int points,
+                                bool varies) {
   if (!varies) return {channels};
+  int group = -1;
+  int64_t copies = 0, fixed = 0, run = 0;
+  bool one_group = true;
+  for (const ChannelPart& p : parts) {
+    if (!Prunable(analysis, p.group)) {
+      fixed += p.channels;
+      continue;
+    }
+    if (group >= 0 && p.group != group) one_group = false;
+    group = p.group;
+    run = p.channels;
+    ++copies;
+  }
+  if (one_group && copies > 1 && fixed + copies * run == channels) {
+    std::vector<int64_t> counts = GridCounts(run, points);
+    for (int64_t& c : counts) c = fixed + copies * c;
+    return counts;
+  }
   const int64_t step = layer.kind == LayerKind::kConv && !layer.depthwise ? layer.conv_groups : 1;
   if (step <= 1 || channels % step != 0) return GridCounts(channels, points);
   std::vector<int64_t> counts = GridCounts(channels / step, points);
@@ -166,10 +186,10 @@ LatencyTable BuildLatencyTable(torch::jit::Module& module, const ModelAnalysis& 
     }
     LayerLatencyGrid grid;
     grid.layer = index;
-    grid.in_counts =
-        AxisCounts(layer, size.in_channels, options.grid_points, InputVaries(analysis, layer));
-    grid.out_counts =
-        AxisCounts(layer, size.out_channels, options.grid_points, OutputVaries(analysis, layer));
+    grid.in_counts = AxisCounts(analysis, layer, layer.in_parts, size.in_channels,
+                                options.grid_points, InputVaries(analysis, layer));
+    grid.out_counts = AxisCounts(analysis, layer, layer.out_parts, size.out_channels,
+                                 options.grid_points, OutputVaries(analysis, layer));
     for (int64_t in : grid.in_counts) {
       for (int64_t out : grid.out_counts) {
         ThrowIfCancelled(cancel);

@@ -204,6 +204,66 @@ class GroupCountMismatch(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+def channel_shuffle(x, groups: int):
+    # Interleaves the channel groups: output channel j * groups + i is input
+    # channel i * (C // groups) + j. Sizes are read at run time.
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2-style unit: stride 2 concatenates two branches of the
+    input, stride 1 passes the lower half of the channels and transforms the
+    upper half; both end with a channel shuffle of 2 groups."""
+
+    def __init__(self, inp, oup, stride):
+        super().__init__()
+        half = oup // 2
+        self.stride = stride
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU())
+        else:
+            self.branch1 = nn.Sequential()
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else half, half, 1, bias=False), nn.BatchNorm2d(half),
+            nn.ReLU(),
+            nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU())
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class TinyShuffleNet(nn.Module):
+    """Stem, one stride-2 and `repeats` stride-1 shuffle units of `width`
+    channels, a 1x1 conv head. With width 16 and 2 repeats the stream ends as
+    2 units of 8 channels; with width 24 and 3 repeats the third chunk meets
+    3 units of 8, which cannot be halved."""
+
+    def __init__(self, width=16, repeats=2):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+                                  nn.ReLU())
+        units = [ShuffleUnit(8, width, 2)] + [ShuffleUnit(width, width, 1) for _ in range(repeats)]
+        self.stage = nn.Sequential(*units)
+        self.conv5 = nn.Sequential(nn.Conv2d(width, 32, 1, bias=False), nn.BatchNorm2d(32),
+                                   nn.ReLU())
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.conv5(self.stage(self.stem(x)))
+        return self.fc(x.mean([2, 3]))
+
+
 def randomize_bn(model):
     # Non-trivial running statistics so that BN surgery mistakes show up.
     for m in model.modules():
@@ -269,6 +329,12 @@ def main():
     randomize_bn(resnext)
     save_scripted(resnext, os.path.join(out, "tiny_resnext.pt"))
     save_scripted(GroupCountMismatch(), os.path.join(out, "group_count_mismatch.pt"))
+
+    # Channel shuffle and chunk (ShuffleNetV2).
+    for name, width, repeats in (("tiny_shufflenet.pt", 16, 2), ("odd_shufflenet.pt", 24, 3)):
+        net = TinyShuffleNet(width, repeats)
+        randomize_bn(net)
+        save_scripted(net, os.path.join(out, name))
 
     if with_resnet:
         import torchvision
