@@ -271,13 +271,8 @@ TEST(GroupedConv, LatencyTableTimesWholeGroupSteps) {
   auto module = LoadTestModel("tiny_resnext.pt");
   module.eval();
   ModelAnalysis a = AnalyzeModel(module, kShape);
-  LatencyTableOptions o;
-  o.batch_size = 2;
-  o.grid_points = 3;
-  o.layer_runs = 1;
-  o.model_runs = 1;
   CancelToken cancel;
-  LatencyTable table = BuildLatencyTable(module, a, o, cancel);
+  LatencyTable table = BuildLatencyTable(module, a, testing::QuickLatencyTableOptions(), cancel);
   const size_t conv2 = LayerIndex(a, "block.conv2");
   bool found = false;
   for (const auto& grid : table.layers) {

@@ -22,8 +22,8 @@
 namespace prune::engine {
 namespace {
 
-using testing::LoadTestModel;
 using testing::IsEmptyDirectory;
+using testing::LoadTestModel;
 using testing::PathExists;
 using testing::RemoveTree;
 using testing::TempPath;
@@ -46,14 +46,7 @@ Loaded& Residual() {
 }
 
 // Cheap settings: the tests check bookkeeping, not precision.
-LatencyTableOptions QuickOptions() {
-  LatencyTableOptions o;
-  o.batch_size = 2;
-  o.grid_points = 3;
-  o.layer_runs = 1;
-  o.model_runs = 1;
-  return o;
-}
+LatencyTableOptions QuickOptions() { return testing::QuickLatencyTableOptions(); }
 
 std::string FreshDir(const std::string& name) {
   std::string dir = TempPath(name);

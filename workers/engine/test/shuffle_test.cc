@@ -207,13 +207,9 @@ TEST(Shuffle, LatencyGridAndSearchUseWholeUnits) {
   ModelAnalysis a = AnalyzeModel(module, kShape);
   const int stream = GroupProducedBy(a, kStream[0]);
   ASSERT_GE(stream, 0);
-  LatencyTableOptions o;
-  o.batch_size = 1;
-  o.grid_points = 4;
-  o.layer_runs = 1;
-  o.model_runs = 1;
   CancelToken cancel;
-  LatencyTable table = BuildLatencyTable(module, a, o, cancel);
+  LatencyTable table =
+      BuildLatencyTable(module, a, testing::QuickLatencyTableOptions(1, 4), cancel);
   bool found = false;
   for (const auto& grid : table.layers) {
     if (a.layers.at(grid.layer).name != "conv5.0") continue;

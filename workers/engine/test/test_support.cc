@@ -89,6 +89,15 @@ bool IsEmptyDirectory(const std::string& path) {
   return empty;
 }
 
+LatencyTableOptions QuickLatencyTableOptions(int64_t batch_size, int grid_points) {
+  LatencyTableOptions o;
+  o.batch_size = batch_size;
+  o.grid_points = grid_points;
+  o.layer_runs = 1;
+  o.model_runs = 1;
+  return o;
+}
+
 int RunPython(const std::string& code, std::string* output) {
   std::string script = TempPath("script.py");
   std::ofstream(script) << code;

@@ -5,11 +5,16 @@
 
 #include <string>
 
+#include "latency_table_builder.h"
+
 namespace prune::engine::testing {
 
 // Directory with the models written by make_test_models.py
 // ($PRUNE_TEST_DATA_DIR, set by ctest).
 std::string DataPath(const std::string& name);
+
+// Latency-table settings for tests: one timed run per layer and model.
+LatencyTableOptions QuickLatencyTableOptions(int64_t batch_size = 2, int grid_points = 3);
 
 // A fresh path for a file the test writes.
 std::string TempPath(const std::string& name);
