@@ -20,6 +20,7 @@
 #include "channel_shuffle.h"
 #include "engine_error.h"
 #include "inferred_shape.h"
+#include "jit_constants.h"
 
 namespace prune::engine {
 namespace {
@@ -50,12 +51,6 @@ std::string Where(const Node* node) {
 
 std::string Describe(const Node* node) {
   return std::string(node->kind().toQualString()) + " at " + Where(node);
-}
-
-std::optional<int64_t> ConstantInt(Value* v) {
-  auto iv = torch::jit::toIValue(v);
-  if (iv && iv->isInt()) return iv->toInt();
-  return std::nullopt;
 }
 
 // An int list (or one int, which PyTorch broadcasts to `dims` values) given
@@ -163,8 +158,8 @@ class GraphAnalyzer {
   void FixFlow(const Flow& f, const std::string& reason);
   void FixValue(Value* v, const std::string& reason);
   // Consumer members of a weight reading `in` along `dim` (parts at offsets).
-  void AddConsumer(const Flow& in, const std::string& path, const std::string& tensor,
-                   int64_t dim, MemberRole role);
+  void AddConsumer(const Flow& in, const std::string& path, const std::string& tensor, int64_t dim,
+                   MemberRole role);
   std::vector<Part> PartsOf(const Value* v);
   bool OnlyFeedsConvGroups(Value* v) const;
   // Channel-last blocks (ConvNeXt): permute, layer_norm over the channels,
@@ -256,9 +251,8 @@ const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Ha
                           "aten::dropout",       "aten::dropout_",    "aten::feature_dropout",
                           "aten::alpha_dropout", "aten::contiguous",  "aten::clone",
                           "aten::detach",        "aten::to",          "aten::clamp",
-                          "aten::clamp_",        "aten::neg",
-                          "aten::gelu_",         "aten::mish",        "aten::mish_",
-                          "aten::softplus"}) {
+                          "aten::clamp_",        "aten::neg",         "aten::gelu_",
+                          "aten::mish",          "aten::mish_",       "aten::softplus"}) {
       (*h)[k] = &GraphAnalyzer::OnPassThrough;
     }
     for (const char* k :
@@ -287,8 +281,8 @@ const std::unordered_map<std::string, GraphAnalyzer::Handler>& GraphAnalyzer::Ha
     (*h)["aten::mean"] = &GraphAnalyzer::OnMean;
     (*h)["prim::ListConstruct"] = &GraphAnalyzer::OnListConstruct;
     (*h)["aten::append"] = &GraphAnalyzer::OnAppend;
-    for (const char* k : {"aten::conv_transpose1d", "aten::conv_transpose2d",
-                          "aten::conv_transpose3d"}) {
+    for (const char* k :
+         {"aten::conv_transpose1d", "aten::conv_transpose2d", "aten::conv_transpose3d"}) {
       (*h)[k] = &GraphAnalyzer::OnConvTranspose;
     }
     return h;
@@ -616,8 +610,8 @@ std::vector<Part> GraphAnalyzer::PartsOf(const Value* v) {
   return {Part{-1, (*shape)[1], 1}};
 }
 
-void GraphAnalyzer::AddConsumer(const Flow& in, const std::string& path,
-                                const std::string& tensor, int64_t dim, MemberRole role) {
+void GraphAnalyzer::AddConsumer(const Flow& in, const std::string& path, const std::string& tensor,
+                                int64_t dim, MemberRole role) {
   if (in.space >= 0) {
     AddMember(in.space, {path, tensor, dim, in.block, role, 0});
     return;
@@ -1396,7 +1390,8 @@ void GraphAnalyzer::OnIf(Node* node) {
     }
     if (seen.empty()) continue;
     if (!consistent) {
-      for (const Flow& f : seen) FixFlow(f, "branches disagree about channels at " + Describe(node));
+      for (const Flow& f : seen)
+        FixFlow(f, "branches disagree about channels at " + Describe(node));
       continue;
     }
     SetFlow(node->output(i), Flow{space, block, {}, channel_last});

@@ -1,18 +1,12 @@
 #include "channel_shuffle.h"
 
-#include <torch/csrc/jit/ir/constants.h>
+#include "jit_constants.h"
 
 namespace prune::engine {
 namespace {
 
 using torch::jit::Node;
 using torch::jit::Value;
-
-std::optional<int64_t> ConstantInt(Value* v) {
-  auto iv = torch::jit::toIValue(v);
-  if (iv && iv->isInt()) return iv->toInt();
-  return std::nullopt;
-}
 
 bool IsView(const Node* node) {
   return node->kind() == c10::aten::view || node->kind() == c10::aten::reshape;

@@ -76,6 +76,8 @@ class AmcStrategy : public Strategy {
  public:
   explicit AmcStrategy(const SearchContext& context)
       : options_(context.options().amc),
+        full_macs_(static_cast<double>(
+            ComputeCost(context.analysis(), FullKeepCounts(context.analysis())).macs)),
         actor_(kStateDim, options_.hidden),
         actor_target_(kStateDim, options_.hidden),
         critic_(kStateDim, options_.hidden),
@@ -145,10 +147,8 @@ class AmcStrategy : public Strategy {
       actions.push_back(static_cast<float>(prev_action));
     }
     double score = context.Evaluate(keep);
-    const double full_macs = static_cast<double>(
-        ComputeCost(context.analysis(), FullKeepCounts(context.analysis())).macs);
     const double reward =
-        AmcReward(options_.reward, score, context.Cost(keep), context.FullCost(), full_macs);
+        AmcReward(options_.reward, score, context.Cost(keep), context.FullCost(), full_macs_);
     for (size_t t = 0; t < n; ++t) {
       const std::vector<float>& next = t + 1 < n ? states[t + 1] : states[t];
       Store(states[t], actions[t], static_cast<float>(reward), next, t + 1 == n);
@@ -369,6 +369,7 @@ class AmcStrategy : public Strategy {
   }
 
   AmcOptions options_;
+  double full_macs_;  // the original model's MACs (the reward's scale)
   Actor actor_, actor_target_;
   Critic critic_, critic_target_;
   torch::optim::Adam actor_optim_, critic_optim_;
