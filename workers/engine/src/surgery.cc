@@ -53,11 +53,17 @@ struct Segment {
 }  // namespace
 
 // Replaces a constant `groups` argument of every conv call in the methods of
-// `conv`'s class type by `input.size(1) // weight.size(1)` (true for any
-// non-transposed conv), so the class is right for every channel count. A
-// scripted Conv2d bakes `groups` into its code, and instances with equal
-// constants share one class type, so a per-instance constant cannot work.
-void MakeConvGroupsFollowChannels(const torch::jit::Module& conv) {
+// `conv`'s class type by `weight.size(0) // multiplier`, where multiplier is
+// the depthwise conv's outputs per group (original out_channels / groups,
+// which pruning keeps: a kept input channel keeps all its outputs). A scripted
+// Conv2d bakes `groups` into its code, and instances with equal constants
+// share one class type, so a per-instance constant cannot work. The size is
+// read from the weight, not from the input, because after torch.jit.freeze
+// the weight is a constant: the expression folds back to a constant, and
+// freeze's conv + batch-norm folding and optimize_for_inference's oneDNN
+// conversion, which need constant conv arguments, apply to the pruned model
+// as they do to the original.
+void MakeConvGroupsFollowChannels(const torch::jit::Module& conv, int64_t original_out_channels) {
   for (torch::jit::Function* fn : conv.type()->methods()) {
     auto* graph_fn = dynamic_cast<torch::jit::GraphFunction*>(fn);
     if (!graph_fn) continue;
@@ -75,12 +81,16 @@ void MakeConvGroupsFollowChannels(const torch::jit::Module& conv) {
     collect(graph->block());
     for (torch::jit::Node* node : convs) {
       auto groups = torch::jit::toIValue(node->input(6));
-      if (!groups || !groups->isInt() || groups->toInt() == 1) continue;
+      if (!groups || !groups->isInt() || groups->toInt() <= 1) continue;
+      if (original_out_channels % groups->toInt() != 0) continue;
+      const int64_t multiplier = original_out_channels / groups->toInt();
       torch::jit::WithInsertPoint guard(node);
-      torch::jit::Value* one = graph->insertConstant(int64_t{1});
-      torch::jit::Value* in_channels = graph->insert(c10::aten::size, {node->input(0), one});
-      torch::jit::Value* per_group = graph->insert(c10::aten::size, {node->input(1), one});
-      torch::jit::Value* dynamic = graph->insert(c10::aten::floordiv, {in_channels, per_group});
+      torch::jit::Value* zero = graph->insertConstant(int64_t{0});
+      torch::jit::Value* outputs = graph->insert(c10::aten::size, {node->input(1), zero});
+      torch::jit::Value* dynamic =
+          multiplier == 1
+              ? outputs
+              : graph->insert(c10::aten::floordiv, {outputs, graph->insertConstant(multiplier)});
       node->replaceInput(6, dynamic);
     }
   }
@@ -164,7 +174,7 @@ torch::jit::Module ApplyPlan(const torch::jit::Module& module, const ModelAnalys
     torch::jit::Module conv = SubmoduleAt(pruned, path);
     auto w = conv.attr("weight").toTensor();
     auto original = SubmoduleAt(module, path).attr("weight").toTensor();
-    if (w.size(0) != original.size(0)) MakeConvGroupsFollowChannels(conv);
+    if (w.size(0) != original.size(0)) MakeConvGroupsFollowChannels(conv, original.size(0));
   }
   for (const auto& layer : analysis.layers) {
     if (layer.kind == LayerKind::kLayerNorm && shrunk_modules.count(layer.name)) {

@@ -26,10 +26,12 @@ PruningPlan SelectChannelsByScores(const ModelAnalysis& analysis, const KeepCoun
                                    const std::vector<torch::Tensor>& scores);
 
 // Rewrites the code of `conv`'s class type so that every conv call computes
-// `groups` as input.size(1) // weight.size(1) instead of using the constant
-// the class was compiled with: right for any channel count of a depthwise
-// conv. Affects every module of that class type (see surgery.cc).
-void MakeConvGroupsFollowChannels(const torch::jit::Module& conv);
+// `groups` as weight.size(0) // (original_out_channels / groups) instead of
+// using the constant the class was compiled with: right for any channel
+// count of a depthwise conv, and a constant again once torch.jit.freeze has
+// made the weight one. Affects every module of that class type (see
+// surgery.cc).
+void MakeConvGroupsFollowChannels(const torch::jit::Module& conv, int64_t original_out_channels);
 
 // Returns a deep copy of `module` whose member tensors are shrunk to the kept
 // channels. `module` itself is not modified. Parameter / buffer slots,

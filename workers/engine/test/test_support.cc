@@ -144,4 +144,39 @@ def check_channel_counts(module):
     return checked
 )";
 
+const char kPythonDeployCheck[] = R"(
+import collections
+import torch
+
+_UNOPTIMIZED = ("aten::batch_norm", "aten::conv1d", "aten::conv2d", "aten::conv3d",
+                "aten::_convolution")
+
+
+def _deployed(module):
+    return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+
+
+def _unoptimized_ops(module):
+    return collections.Counter(n.kind() for k in _UNOPTIMIZED for n in module.graph.findAllNodes(k))
+
+
+def check_deploys_like(original, pruned, x, first):
+    try:
+        reference = _deployed(original)
+        reference(x)
+    except RuntimeError:
+        return None  # LibTorch cannot deploy the original either
+    frozen = torch.jit.freeze(pruned.eval())
+    y, z = first(pruned(x)), first(frozen(x))
+    err, scale = (y - z).abs().max().item(), y.abs().max().item()
+    assert err <= 1e-4 * scale + 1e-6, ("frozen output differs", err, scale)
+    # Not compared: optimize_for_inference's outputs. LibTorch 1.13's oneDNN
+    # hardtanh (ReLU6) is wrong on channel counts that are not multiples of
+    # the SIMD block (16 with AVX-512); the engine checks and reports that.
+    deployed = torch.jit.optimize_for_inference(frozen)
+    want, got = _unoptimized_ops(reference), _unoptimized_ops(deployed)
+    assert all(got[k] <= want[k] for k in got), ("freezing folds less of the pruned model", got, want)
+    return sum(got.values())
+)";
+
 }  // namespace prune::engine::testing

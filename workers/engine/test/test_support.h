@@ -38,6 +38,14 @@ torch::jit::Module LoadTestModel(const std::string& name);
 // many it checked.
 extern const char kPythonChannelCountCheck[];
 
+// Python source defining `check_deploys_like(original, pruned, x, first)`:
+// torch.jit.freeze of the pruned model gives its outputs, and
+// torch.jit.optimize_for_inference of that leaves no more unfolded batch
+// norms and plain (non-oneDNN) convs than it leaves of the original.
+// Returns None when LibTorch cannot deploy the original either (e.g. oneDNN
+// pooling of an upsampling adaptive pool). `first` picks the output tensor.
+extern const char kPythonDeployCheck[];
+
 }  // namespace prune::engine::testing
 
 #endif  // PRUNE_ENGINE_TEST_TEST_SUPPORT_H_

@@ -91,8 +91,9 @@ TEST_P(TorchvisionSweep, PrunesToHalfMacsAndLoadsInPython) {
     }
   }
 
-  // One Python process: stock torch.jit.load, forward, shapes, backward.
-  std::string code = std::string(testing::kPythonChannelCountCheck) +
+  // One Python process: stock torch.jit.load, forward, shapes, freezing for
+  // inference, backward.
+  std::string code = std::string(testing::kPythonChannelCountCheck) + testing::kPythonDeployCheck +
                      "import torch\n"
                      "x = torch.randn(2, 3, " +
                      std::to_string(c.size) + ", " + std::to_string(c.size) +
@@ -108,6 +109,9 @@ TEST_P(TorchvisionSweep, PrunesToHalfMacsAndLoadsInPython) {
             "y = first(m(x))\n"
             "assert y.shape == want, (y.shape, want)\n"
             "assert check_channel_counts(m) > 0\n"
+            "check_deploys_like(ref, torch.jit.load('" +
+            path +
+            "'), x, first)\n"
             "m.train()\n"
             "first(m(x)).square().mean().backward()\n"
             "assert all(p.grad is not None for p in m.parameters() if p.requires_grad)\n";
