@@ -36,15 +36,30 @@ TEST(OutputFormatTest, FormatsUnits) {
 TEST(ReportSummaryTest, PrintsBeforeAfterAndChange) {
   std::ostringstream out;
   ASSERT_TRUE(
-      PrintReportSummary(R"({"before":{"macs":4e7,"params":2.7e5,"top1":91.5,"latency_ms":2.0},)"
-                         R"("after":{"macs":2e7,"params":1.35e5,"top1":91.0}})",
+      PrintReportSummary(R"({"before":{"macs":4e7,"params":2.7e5,"top1":91.5,"latency_ms":2.0,)"
+                         R"("optimized_latency_ms":1.2},)"
+                         R"("after":{"macs":2e7,"params":1.35e5,"top1":91.0,)"
+                         R"("optimized_latency_ms":0.6}})",
                          out));
   EXPECT_EQ(out.str(),
-            "METRIC      BEFORE  AFTER  CHANGE\n"
-            "macs        40M     20M    -50.0%\n"
-            "params      270K    135K   -50.0%\n"
-            "top1        91.5    91     -0.5\n"
-            "latency_ms  2       -      -\n");
+            "METRIC                BEFORE  AFTER  CHANGE\n"
+            "macs                  40M     20M    -50.0%\n"
+            "params                270K    135K   -50.0%\n"
+            "top1                  91.5    91     -0.5\n"
+            "latency_ms            2       -      -\n"
+            "optimized_latency_ms  1.2     0.6    -50.0%\n");
+}
+
+TEST(ReportSummaryTest, SaysWhyTheOptimizedLatencyIsMissing) {
+  std::ostringstream out;
+  ASSERT_TRUE(PrintReportSummary(
+      R"({"before":{"macs":4e7},"after":{"macs":2e7},)"
+      R"("optimized_latency_error":"torch.jit.optimize_for_inference changes this model's outputs"})",
+      out));
+  EXPECT_NE(out.str().find("optimized latency not measured: torch.jit.optimize_for_inference "
+                           "changes this model's outputs\n"),
+            std::string::npos)
+      << out.str();
 }
 
 TEST(ReportSummaryTest, ShowsPredictedAndMeasuredLatencyRatio) {

@@ -37,7 +37,8 @@ bool PrintReportSummary(const std::string& report_json, std::ostream& out) {
   static const MetricRow kRows[] = {{"macs", true, FormatCount},
                                     {"params", true, FormatCount},
                                     {"top1", false, FormatPlain},
-                                    {"latency_ms", true, FormatPlain}};
+                                    {"latency_ms", true, FormatPlain},
+                                    {"optimized_latency_ms", true, FormatPlain}};
   Table table({"METRIC", "BEFORE", "AFTER", "CHANGE"});
   for (const MetricRow& row : kRows) {
     const std::optional<double> before = Metric(report, "before", row.key);
@@ -54,6 +55,11 @@ bool PrintReportSummary(const std::string& report_json, std::ostream& out) {
         {row.key, before ? row.format(*before) : "-", after ? row.format(*after) : "-", change});
   }
   table.Print(out);
+  // Why the deployed (frozen + optimize_for_inference) latency is missing.
+  if (report.contains("optimized_latency_error") && report["optimized_latency_error"].is_string()) {
+    out << "optimized latency not measured: "
+        << report["optimized_latency_error"].get<std::string>() << "\n";
+  }
   // Latency targets: how close the engine's latency table came to the real thing.
   if (report.contains("latency_prediction") && report["latency_prediction"].is_object()) {
     const nlohmann::json& p = report["latency_prediction"];

@@ -1,11 +1,12 @@
 #include "prune/engine/job.h"
 
-#include <torch/script.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <optional>
+#include <string>
 
 #include "analysis.h"
 #include "cost_model.h"
@@ -15,12 +16,13 @@
 #include "finetune.h"
 #include "global_strategy.h"
 #include "importance.h"
+#include "inference_optimization.h"
 #include "job_common.h"
 #include "json_writer.h"
 #include "latency_table_builder.h"
 #include "measure.h"
-#include "surgery.h"
 #include "search/search_job.h"
+#include "surgery.h"
 #include "uniform_strategy.h"
 
 namespace prune::engine {
@@ -56,7 +58,8 @@ void ValidateSpec(const JobSpec& spec) {
   if (spec.calibration_batches < 0) invalid("calibration_batches must not be negative");
   if (spec.latency_batch_size < 0 || spec.latency_runs < 1) invalid("bad latency settings");
   if (!IsKnownImportance(spec.importance)) {
-    invalid("unknown importance '" + spec.importance + "' (l1, l2, bn_scale, taylor, fpgm, random)");
+    invalid("unknown importance '" + spec.importance +
+            "' (l1, l2, bn_scale, taylor, fpgm, random)");
   }
   if (spec.importance == "taylor" && spec.dataset_path.empty()) {
     invalid("importance 'taylor' needs a dataset");
@@ -89,10 +92,19 @@ torch::Device ResolveDevice(const std::string& name) {
   return *device;
 }
 
+// The last non-empty line of a LibTorch error: a TorchScript interpreter
+// error puts the code traceback first and the reason last.
+std::string LastLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const size_t newline = text.rfind('\n');
+  return newline == std::string::npos ? text : text.substr(newline + 1);
+}
+
 struct Measurement {
   ModelCost cost;
   std::optional<double> top1;
   std::optional<double> latency_ms;
+  std::optional<double> optimized_latency_ms;  // frozen + optimize_for_inference
 };
 
 void WriteMeasurement(JsonWriter& json, const Measurement& m) {
@@ -101,6 +113,7 @@ void WriteMeasurement(JsonWriter& json, const Measurement& m) {
   json.Key("params").Int(m.cost.params);
   json.Key("top1").Number(m.top1);
   json.Key("latency_ms").Number(m.latency_ms);
+  json.Key("optimized_latency_ms").Number(m.optimized_latency_ms);
   json.EndObject();
 }
 
@@ -157,11 +170,37 @@ class JobRunner {
     return MeasureLatencyMs(module, spec_.input_shape, spec_.latency_batch_size, spec_.latency_runs,
                             device_);
   }
+  // Latency of the model as deployed (inference_optimization.h). A model
+  // LibTorch cannot freeze or optimise, or whose optimised outputs differ,
+  // gets no number and the reason goes to the report; once the original
+  // failed, the pruned model is not tried.
+  std::optional<double> OptimizedLatency(const torch::jit::Module& module) {
+    if (spec_.latency_batch_size == 0 || !spec_.optimized_latency || optimized_error_) {
+      return std::nullopt;
+    }
+    try {
+      std::vector<int64_t> shape = spec_.input_shape;
+      shape[0] = 2;
+      auto generator = at::detail::createCPUGenerator(spec_.seed);
+      torch::Tensor check_input = at::randn(shape, generator).to(device_);
+      torch::jit::Module optimized = OptimizedForInference(module, check_input);
+      return MeasureLatencyMs(optimized, spec_.input_shape, spec_.latency_batch_size,
+                              spec_.latency_runs, device_);
+    } catch (const EngineError& e) {
+      optimized_error_ = e.what();
+    } catch (const c10::Error& e) {
+      optimized_error_ = LastLine(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      optimized_error_ = LastLine(e.what());
+    }
+    return std::nullopt;
+  }
 
   const JobSpec& spec_;
   const std::function<void(const Progress&)>& on_progress_;
   const CancelToken& cancel_;
   torch::Device device_{torch::kCPU};
+  std::optional<std::string> optimized_error_;
 };
 
 JobOutcome JobRunner::Run() {
@@ -193,6 +232,7 @@ JobOutcome JobRunner::Run() {
     before.top1 = top_before->top1;
   }
   before.latency_ms = Latency(original);
+  before.optimized_latency_ms = OptimizedLatency(original);
 
   // The cost the target bounds; a latency target first needs the model's
   // latency table (cached per model and device).
@@ -217,10 +257,10 @@ JobOutcome JobRunner::Run() {
 
   Stage("prune", 0.25, "strategy " + spec_.strategy);
   // Channel scores (importance settings of the spec); UNIFORM / GLOBAL widths.
-  std::vector<torch::Tensor> scores = ScoreForJob(spec_, original, analysis,
-                                                  split ? &split->train : nullptr, device_, cancel_);
+  std::vector<torch::Tensor> scores =
+      ScoreForJob(spec_, original, analysis, split ? &split->train : nullptr, device_, cancel_);
   std::optional<search::SearchResult> searched;  // search strategies (src/search)
-  torch::jit::Module weights_source = original;   // PruningNet may substitute generated weights
+  torch::jit::Module weights_source = original;  // PruningNet may substitute generated weights
   if (search::IsSearchStrategy(spec_.strategy)) {
     searched = search::RunSearchForJob(
         spec_, original, analysis, *split, device_, cancel_, *cost,
@@ -282,6 +322,7 @@ JobOutcome JobRunner::Run() {
     after.top1 = top_after->top1;
   }
   after.latency_ms = Latency(pruned);
+  after.optimized_latency_ms = OptimizedLatency(pruned);
   // Label-free fidelity to the original (eval split, or 16 seeded random
   // inputs when there is no dataset).
   std::optional<Fidelity> fidelity;
@@ -296,7 +337,8 @@ JobOutcome JobRunner::Run() {
       auto generator = at::detail::createCPUGenerator(spec_.seed);
       fidelity_inputs = at::randn(shape, generator);
     }
-    fidelity = OutputFidelity(original, pruned, fidelity_inputs, spec_.batch_size, device_, cancel_);
+    fidelity =
+        OutputFidelity(original, pruned, fidelity_inputs, spec_.batch_size, device_, cancel_);
   }
 
   Stage("save", 0.95, spec_.output_model_path);
@@ -330,6 +372,9 @@ JobOutcome JobRunner::Run() {
   json.Key("params_ratio")
       .Number(static_cast<double>(after.cost.params) / static_cast<double>(before.cost.params));
   json.Key("latency_speedup").Number(Ratio(before.latency_ms, after.latency_ms));
+  json.Key("optimized_latency_speedup")
+      .Number(Ratio(before.optimized_latency_ms, after.optimized_latency_ms));
+  if (optimized_error_) json.Key("optimized_latency_error").String(*optimized_error_);
   json.Key("accuracy_drop")
       .Number(before.top1 && after.top1 ? std::optional<double>(*before.top1 - *after.top1)
                                         : std::nullopt);
@@ -338,7 +383,8 @@ JobOutcome JobRunner::Run() {
   json.Key("normalization").String(spec_.normalization);
   json.Key("round_to").Int(spec_.round_to).Key("min_channels").Int(spec_.min_channels);
   json.EndObject();
-  json.Key("top5_before").Number(top_before ? std::optional<double>(top_before->top5) : std::nullopt);
+  json.Key("top5_before")
+      .Number(top_before ? std::optional<double>(top_before->top5) : std::nullopt);
   json.Key("top5_after").Number(top_after ? std::optional<double>(top_after->top5) : std::nullopt);
   json.Key("fidelity");
   if (fidelity) {

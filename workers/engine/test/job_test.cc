@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <torch/script.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
 
 #include "test_support.h"
 
@@ -71,12 +73,16 @@ TEST(Job, PrunesFineTunesAndReports) {
           "'))\n"
           "for k in ['before', 'after', 'after_pruning_before_finetune', 'macs_ratio', "
           "'params_ratio',\n"
-          "          'latency_speedup', 'accuracy_drop', 'strategy', 'target', 'seed', "
+          "          'latency_speedup', 'optimized_latency_speedup', 'accuracy_drop',\n"
+          "          'strategy', 'target', 'seed', "
           "'finetune',\n"
           "          'layers', 'groups', 'unprunable', 'engine_version', 'device']:\n"
           "    assert k in r, k\n"
-          "for k in ['macs', 'params', 'top1', 'latency_ms']:\n"
+          "for k in ['macs', 'params', 'top1', 'latency_ms', 'optimized_latency_ms']:\n"
           "    assert r['before'][k] is not None and r['after'][k] is not None, k\n"
+          "assert 'optimized_latency_error' not in r, r['optimized_latency_error']\n"
+          "assert abs(r['optimized_latency_speedup'] - r['before']['optimized_latency_ms'] /\n"
+          "           r['after']['optimized_latency_ms']) < 1e-9\n"
           "assert r['after']['macs'] < r['before']['macs']\n"
           "assert r['finetune'] == {'epochs': 2, 'lr': 0.01}\n"
           "assert r['layers'][0]['name'] == 'conv1'\n"
@@ -102,6 +108,58 @@ TEST(Job, PrunesFineTunesAndReports) {
   }
   std::remove(report.c_str());
   std::remove(first_path.c_str());
+  std::remove(spec.output_model_path.c_str());
+}
+
+// A model LibTorch cannot optimise for inference still prunes; the report
+// says why the optimized latency is missing instead of failing the job.
+TEST(Job, ReportsWhyOptimizedLatencyIsMissing) {
+  JobSpec spec = PlainSpec();
+  spec.model_path = DataPath("upsampling_pool_cnn.pt");
+  JobOutcome outcome;
+  Status status = RunJob(spec, &outcome);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  const std::string& r = outcome.report_json;
+  // LibTorch 1.13: "RuntimeError: input size is not divisible by the output
+  // size is not supported yet" (oneDNN's adaptive pooling).
+  EXPECT_NE(r.find("\"optimized_latency_error\":\"RuntimeError: "), std::string::npos) << r;
+  EXPECT_NE(r.find("\"optimized_latency_ms\":null"), std::string::npos) << r;
+  EXPECT_EQ(r.find("\"latency_ms\":null"), std::string::npos) << r;
+
+  // Switched off: neither numbers nor an error.
+  spec.optimized_latency = false;
+  ASSERT_TRUE(RunJob(spec, &outcome).ok());
+  EXPECT_EQ(outcome.report_json.find("optimized_latency_error"), std::string::npos);
+  EXPECT_NE(outcome.report_json.find("\"optimized_latency_speedup\":null"), std::string::npos);
+  std::remove(spec.output_model_path.c_str());
+}
+
+// An optimised model that computes something else gets no latency: the
+// report says so. Whether this LibTorch's optimize_for_inference is wrong on
+// the model (1.13's oneDNN ReLU6 on 22 channels is) is measured here first.
+TEST(Job, RefusesOptimizedLatencyWhenOutputsChange) {
+  JobSpec spec = PlainSpec();
+  spec.model_path = DataPath("relu6_cnn.pt");
+  torch::jit::Module module = torch::jit::load(spec.model_path);
+  module.eval();
+  torch::jit::Module frozen = torch::jit::freeze(module);
+  torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({2, 1, 28, 28});
+  const bool outputs_change = !torch::allclose(optimized.forward({x}).toTensor(),
+                                               module.forward({x}).toTensor(), 1e-3, 1e-4);
+  JobOutcome outcome;
+  ASSERT_TRUE(RunJob(spec, &outcome).ok());
+  const std::string& r = outcome.report_json;
+  if (outputs_change) {
+    EXPECT_NE(r.find("optimize_for_inference changes this model's outputs"), std::string::npos)
+        << r;
+    EXPECT_NE(r.find("\"optimized_latency_ms\":null"), std::string::npos) << r;
+  } else {
+    EXPECT_EQ(r.find("optimized_latency_error"), std::string::npos) << r;
+    EXPECT_EQ(r.find("\"optimized_latency_ms\":null"), std::string::npos) << r;
+  }
+  std::cout << "optimize_for_inference changes the outputs: " << outputs_change << "\n";
   std::remove(spec.output_model_path.c_str());
 }
 

@@ -264,6 +264,37 @@ class TinyShuffleNet(nn.Module):
         return self.fc(x.mean([2, 3]))
 
 
+class UpsamplingPoolCnn(nn.Module):
+    """Adaptive pooling to a larger grid than its input (7x7 -> 9x9): plain
+    LibTorch runs it, but after torch.jit.optimize_for_inference oneDNN's
+    pooling refuses it, so the optimized latency cannot be measured."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, stride=4, padding=1)
+        self.fc = nn.Linear(16 * 9 * 9, 10)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(F.relu(self.conv1(x)), (9, 9))
+        return self.fc(torch.flatten(x, 1))
+
+
+class Relu6Cnn(nn.Module):
+    """22 channels into ReLU6: LibTorch 1.13's oneDNN hardtanh after
+    optimize_for_inference is wrong on channel counts that are not a multiple
+    of the SIMD block, which the engine must notice."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 22, 3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(22)
+        self.fc = nn.Linear(22, 10)
+
+    def forward(self, x):
+        x = F.relu6(self.bn1(self.conv1(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def randomize_bn(model):
     # Non-trivial running statistics so that BN surgery mistakes show up.
     for m in model.modules():
@@ -335,6 +366,11 @@ def main():
         net = TinyShuffleNet(width, repeats)
         randomize_bn(net)
         save_scripted(net, os.path.join(out, name))
+
+    save_scripted(UpsamplingPoolCnn(), os.path.join(out, "upsampling_pool_cnn.pt"))
+    relu6 = Relu6Cnn()
+    randomize_bn(relu6)
+    save_scripted(relu6, os.path.join(out, "relu6_cnn.pt"))
 
     if with_resnet:
         import torchvision

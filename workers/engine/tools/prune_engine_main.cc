@@ -19,7 +19,7 @@ constexpr char kUsage[] = R"(usage:
                [--target flops=0.5|params=0.5|latency=0.5]
                [--dataset D] [--finetune-epochs K] [--lr LR] [--batch-size B]
                [--calibration-batches N] [--seed N] [--device auto|cpu|cuda]
-               [--latency-batch-size B] [--latency-runs N]
+               [--latency-batch-size B] [--latency-runs N] [--optimized-latency on|off]
                [--latency-table-cache DIR] [--latency-table-grid N]
                [--importance l1|l2|bn_scale|taylor|fpgm|random]
                [--group-reduction sum|mean|max] [--normalization mean|max|sum|none]
@@ -41,6 +41,8 @@ the first 80% fine-tune / calibrate, the last 20% evaluate.
 --target latency=R keeps at most R of the model's latency on --device at
 --latency-batch-size, predicted by a per-layer latency table (built once per
 model and device; reused from --latency-table-cache DIR when given).
+Latencies are measured on both models as saved and, unless --optimized-latency
+off, as torch.jit.optimize_for_inference(torch.jit.freeze(m)) deploys them.
 )";
 
 struct Args {
@@ -167,6 +169,9 @@ int Prune(const Args& args) {
       ok = ParseNumber(value, &spec.latency_batch_size);
     } else if (key == "--latency-runs") {
       ok = ParseNumber(value, &spec.latency_runs);
+    } else if (key == "--optimized-latency") {
+      ok = value == "on" || value == "off";
+      spec.optimized_latency = value == "on";
     } else if (key == "--latency-table-cache") {
       spec.latency_table_cache_dir = value;
     } else if (key == "--latency-table-grid") {

@@ -33,6 +33,10 @@ struct JobSpec {
   std::string device = "auto";  // "auto", "cpu", "cuda", "cuda:N"
   int latency_batch_size = 32;  // 0 skips the latency measurement
   int latency_runs = 10;        // timed forward passes (after 2 warm-up passes)
+  // Also time both models as deployed for inference
+  // (torch.jit.optimize_for_inference(torch.jit.freeze(m))): the report's
+  // "optimized_latency_ms" and "optimized_latency_speedup".
+  bool optimized_latency = true;
   // Latency target: where tables are cached ("" : build one per job) and the
   // grid of kept channel fractions timed per layer axis (1/N ... N/N).
   std::string latency_table_cache_dir;
