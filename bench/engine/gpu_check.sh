@@ -54,7 +54,7 @@ if ! { cmake -S "$SRC" -B "$BUILD/engine" -G Ninja -DPRUNE_ENGINE_ONLY=ON \
          -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$PREFIX" \
          -DPRUNE_PYTHON="$(command -v "$PY")" &&
        cmake --build "$BUILD/engine" -j"$JOBS" &&
-       cmake --build "$BUILD/engine" -j"$JOBS" --target prune-search-eval-bench; } \
+       cmake --build "$BUILD/engine" -j"$JOBS" --target prune-search-eval-bench prune-speedup-bench; } \
      >"$OUT/build.log" 2>&1; then
   log "build FAILED"
   grep -E "error|Error" "$OUT/build.log" | head -40

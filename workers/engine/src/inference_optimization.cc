@@ -43,7 +43,9 @@ torch::jit::Module OptimizedForInference(const torch::jit::Module& module,
   const double difference = got.sizes() == want.sizes()
                                 ? (got.to(want.device()) - want).abs().max().item<double>()
                                 : std::numeric_limits<double>::infinity();
-  if (!(difference <= 1e-3 * scale + 1e-5)) {
+  // Relative only: randomly initialised models can have outputs of 1e-10,
+  // where any absolute floor would pass everything.
+  if (!(difference <= 1e-3 * scale)) {
     std::ostringstream message;
     message << "torch.jit.optimize_for_inference changes this model's outputs (largest difference "
             << difference << " for outputs up to " << scale
