@@ -23,7 +23,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRUNE_BUILD_TESTS=OF
 # Runtime images get the binaries without debug sections, and exactly the
 # packages that own the shared libraries each binary loads.
 RUN mkdir -p /out/bin \
- && cp build/server/pruned build/client/prunectl build/workers/runner/prune-worker \
+ && cp build/server/pruned build/client/prunectl build/workers/runner/prune-worker build/workers/runner/prune-job-child \
        build/workers/engine/prune-engine /out/bin/ \
  && strip --strip-debug /out/bin/* \
  && deploy/docker/runtime-packages.sh /out/bin/pruned /out/bin/prunectl > /out/server-packages.txt \
@@ -62,7 +62,7 @@ RUN apt-get update \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin prune \
  && install -d -o 10001 -g 10001 /var/lib/prune-worker
-COPY --from=build /out/bin/prune-worker /out/bin/prune-engine /usr/local/bin/
+COPY --from=build /out/bin/prune-worker /out/bin/prune-job-child /out/bin/prune-engine /usr/local/bin/
 ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
     PRUNE_WORK_DIR=/var/lib/prune-worker \
     PRUNE_DEVICE=cpu
@@ -94,7 +94,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRUNE_BUILD_TESTS=OF
       -DCMAKE_PREFIX_PATH=/opt/libtorch \
  && cmake --build build --parallel "${BUILD_JOBS}"
 RUN mkdir -p /out/bin \
- && cp build/workers/runner/prune-worker build/workers/engine/prune-engine /out/bin/ \
+ && cp build/workers/runner/prune-worker build/workers/runner/prune-job-child build/workers/engine/prune-engine /out/bin/ \
  && strip --strip-debug /out/bin/* \
  && LD_LIBRARY_PATH=/opt/libtorch/lib deploy/docker/runtime-packages.sh \
       /out/bin/prune-worker /out/bin/prune-engine > /out/worker-packages.txt
@@ -113,7 +113,7 @@ RUN apt-get update \
       --shell /usr/sbin/nologin prune \
  && install -d -o 10001 -g 10001 /var/lib/prune-worker
 COPY --from=build-cuda /opt/libtorch/lib /opt/libtorch/lib
-COPY --from=build-cuda /out/bin/prune-worker /out/bin/prune-engine /usr/local/bin/
+COPY --from=build-cuda /out/bin/prune-worker /out/bin/prune-job-child /out/bin/prune-engine /usr/local/bin/
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     PRUNE_WORK_DIR=/var/lib/prune-worker \
     PRUNE_DEVICE=cuda

@@ -88,6 +88,24 @@ absl::StatusOr<WorkerMetrics> WorkerMetrics::Create(Registry& registry) {
                        registry.AddGauge("prune_best_accuracy",
                                          "Best candidate accuracy (0..1) of the running job."));
   m.best_accuracy = &gauge->WithLabels({});
+  // Powers of two from 64 MiB to 256 GiB: jobs range from tiny CNNs to
+  // ImageNet-size fine-tunes.
+  std::vector<double> memory_buckets;
+  for (double bytes = 64.0 * (1 << 20); bytes <= 256.0 * (1ull << 30); bytes *= 2) {
+    memory_buckets.push_back(bytes);
+  }
+  PRUNE_METRICS_ASSIGN(histogram,
+                       registry.AddHistogram("prune_job_peak_memory_bytes",
+                                             "Peak resident memory of each job's sandboxed "
+                                             "engine process.",
+                                             {}, memory_buckets));
+  m.job_peak_memory = &histogram->WithLabels({});
+  PRUNE_METRICS_ASSIGN(histogram,
+                       registry.AddHistogram("prune_job_cpu_seconds",
+                                             "CPU seconds (user + system, all threads) of each "
+                                             "job's sandboxed engine process.",
+                                             {}, LongDurationBuckets()));
+  m.job_cpu_seconds = &histogram->WithLabels({});
   return m;
 }
 

@@ -39,6 +39,8 @@ struct WorkerMetrics {
   Histogram* evaluation_duration = nullptr;  // prune_evaluation_duration_seconds
   Counter* search_episodes = nullptr;        // prune_search_episodes_total
   Gauge* best_accuracy = nullptr;            // prune_best_accuracy (0..1, running job)
+  Histogram* job_peak_memory = nullptr;      // prune_job_peak_memory_bytes (sandboxed jobs)
+  Histogram* job_cpu_seconds = nullptr;      // prune_job_cpu_seconds (sandboxed jobs)
 };
 
 }  // namespace prune::metrics

@@ -11,6 +11,7 @@
 #include "common/log/logging.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
+#include "workers/runner/job_failure.h"
 #include "workers/runner/job_watchdog.h"
 #include "workers/runner/lease_keeper.h"
 #include "workers/runner/progress_reporter.h"
@@ -20,9 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Input problems stay problems on every attempt; only the unexpected is
-// worth retrying on another worker.
-bool IsRetryable(const std::string& engine_code) { return engine_code == "INTERNAL"; }
 
 absl::Status WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -203,6 +201,8 @@ JobEnd JobExecutor::Execute(const db::ClaimedJob& claimed) {
       absl::StrCat(options_.work_dir, "/", claimed.job.id, "-", claimed.job.attempt);
   std::error_code ec;
   fs::create_directories(dir, ec);
+  // Private to this worker's user: the tenant's model, data and results.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   // The scratch folder goes whatever happens; results live in Postgres.
   struct Cleanup {
     std::string dir;
@@ -350,7 +350,13 @@ JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& st
       spdlog::error("job {}: final write failed: {}", lease.job_id, written.ToString());
     return end;
   }
-  if (!status.ok()) return FailJob(lease, status.code, status.message, IsRetryable(status.code));
+  if (!status.ok()) {
+    // Input problems stay problems on every attempt, and so do what the
+    // model does to the sandbox (memory, crashes); only the unexpected is
+    // worth retrying on another worker.
+    const std::string reason = DomainReason(status.code);
+    return FailJob(lease, reason, status.message, IsRetryableReason(reason));
+  }
 
   const std::string report_path = spec.output_model_path + ".report.json";
   absl::Status wrote = WriteFile(report_path, outcome.report_json);
@@ -384,8 +390,14 @@ JobEnd JobExecutor::Finish(const db::LeaseToken& lease, const engine::Status& st
 
 JobEnd JobExecutor::FailJob(const db::LeaseToken& lease, const std::string& reason,
                             const std::string& message, bool retryable) {
-  spdlog::warn("job {} attempt {}: {}: {}", lease.job_id, lease.attempt, reason, message);
-  absl::Status written = queue_->Fail(lease, reason, message, retryable, clock_());
+  // The tenant reads a short text; the whole one (LibTorch frames, paths)
+  // stays in this log under the id that the short text quotes.
+  const std::string error_id = NewErrorId();
+  spdlog::warn("job {} attempt {}: {} (error id {}): {}", lease.job_id, lease.attempt, reason,
+               error_id, message);
+  const std::string tenant_text =
+      absl::StrCat(TenantErrorText(message), " (error id ", error_id, ")");
+  absl::Status written = queue_->Fail(lease, reason, tenant_text, retryable, clock_());
   if (absl::IsAborted(written)) return JobEnd::kLeaseLost;
   if (!written.ok())
     spdlog::error("job {}: recording failure failed: {}", lease.job_id, written.ToString());

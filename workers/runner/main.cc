@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include "workers/runner/job_executor.h"
 #include "workers/runner/process_restart.h"
 #include "workers/runner/prune_runner.h"
+#include "workers/runner/sandboxed_prune_runner.h"
 #include "workers/runner/worker_loop.h"
 
 // Debian's civetweb (the /metrics server) starts its threads with a fixed
@@ -121,6 +123,38 @@ int main(int argc, char** argv) {
           ->capture_default_str();
   bool json_logs = false;
   app.add_flag("--log-json", json_logs, "Log JSON lines");
+  // The job sandbox (docs/ARCHITECTURE.md, "Job sandbox"): each job's engine
+  // runs in a child process with these limits.
+  std::string sandbox_mode = EnvOr("PRUNE_SANDBOX", "on");
+  app.add_option("--sandbox", sandbox_mode,
+                 "on: run each job's engine in a limited child process (prune-job-child); off: in "
+                 "this process, without limits (development only) (env PRUNE_SANDBOX)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  std::string job_child_path;
+  app.add_option("--job-child", job_child_path,
+                 "Path of prune-job-child (default: next to prune-worker)");
+  double job_memory_gib = 0;
+  app.add_option("--job-memory-limit", job_memory_gib,
+                 "Per-job memory limit in GiB (private writable memory of the engine process); "
+                 "default 80% of this worker's memory (cgroup limit or RAM)")
+      ->check(CLI::NonNegativeNumber);
+  int64_t job_cpu_limit_s = 0;
+  app.add_option("--job-cpu-limit", job_cpu_limit_s,
+                 "Per-job CPU-time limit in seconds (user + system, all threads); 0: none (the "
+                 "job's wall-clock time limit still applies)")
+      ->check(CLI::NonNegativeNumber);
+  double job_max_output_gib = 8;
+  app.add_option("--job-max-output", job_max_output_gib,
+                 "Largest file in GiB a job may write (pruned model, report, checkpoints)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  std::string job_network = "deny";
+  app.add_option("--job-network", job_network,
+                 "deny: the engine process gets no network (own namespace where allowed, and a "
+                 "seccomp filter on socket()); allow: development only")
+      ->check(CLI::IsMember({"deny", "allow"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   metrics_required = metrics_required || metrics_option->count() > 0;
   if (options.latency_table_cache_dir.empty()) {
@@ -202,9 +236,41 @@ int main(int argc, char** argv) {
   prune::db::JobQueue heartbeat_queue(heartbeat_pool->get());
   prune::db::JobQueue queue(pool->get());
   prune::db::BlobStore blobs(pool->get());
-  prune::worker::EnginePruneRunner runner;
+  std::unique_ptr<prune::worker::PruneRunner> runner;
+  if (sandbox_mode == "on") {
+    prune::worker::SandboxOptions sandbox;
+    sandbox.child_path = job_child_path.empty()
+                             ? (std::filesystem::read_symlink("/proc/self/exe").parent_path() /
+                                "prune-job-child")
+                                   .string()
+                             : std::filesystem::absolute(job_child_path).string();
+    if (access(sandbox.child_path.c_str(), X_OK) != 0) {
+      std::cerr << "prune-worker: no executable prune-job-child at " << sandbox.child_path
+                << " (pass --job-child, or --sandbox off)\n";
+      return 2;
+    }
+    sandbox.limits.memory_bytes =
+        job_memory_gib > 0 ? static_cast<int64_t>(job_memory_gib * (1ull << 30))
+                           : prune::worker::DefaultJobMemoryLimit();
+    sandbox.limits.cpu_seconds = job_cpu_limit_s;
+    sandbox.limits.max_file_bytes = static_cast<int64_t>(job_max_output_gib * (1ull << 30));
+    sandbox.limits.deny_network = job_network == "deny";
+    // The child must be gone before the watchdog would call the engine stuck.
+    sandbox.kill_grace = std::min(absl::Seconds(5), options.stuck_grace / 2);
+    spdlog::info("job sandbox on: memory limit {:.2f} GiB, CPU limit {}, max output {:.1f} GiB, "
+                 "network {}",
+                 static_cast<double>(sandbox.limits.memory_bytes) / (1ull << 30),
+                 job_cpu_limit_s > 0 ? absl::StrCat(job_cpu_limit_s, " s") : std::string("none"),
+                 job_max_output_gib, job_network);
+    runner = std::make_unique<prune::worker::SandboxedPruneRunner>(std::move(sandbox),
+                                                                   &*worker_metrics);
+  } else {
+    spdlog::warn("job sandbox off: jobs run inside this process without limits");
+    runner = std::make_unique<prune::worker::EnginePruneRunner>();
+  }
   auto clock = [] { return absl::Now(); };
-  prune::worker::JobExecutor executor(&queue, &blobs, &runner, options, clock, &*worker_metrics);
+  prune::worker::JobExecutor executor(&queue, &blobs, runner.get(), options, clock,
+                                      &*worker_metrics);
   executor.UseHeartbeatQueue(&heartbeat_queue);
   prune::worker::WorkerLoop loop(&queue, &executor, options, clock, &*worker_metrics);
 
