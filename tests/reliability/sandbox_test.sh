@@ -29,11 +29,11 @@ class Hostile(torch.nn.Module):
         y = self.conv(x)
         extra = torch.zeros(1)
         if self.mode == 0:
-            extra = torch.zeros(2 ** 40)[:1]
+            extra = torch.zeros(1 << 40)[:1]
         if self.mode == 1:
             keep = [torch.zeros(1)]
             for i in range(100000):
-                keep.append(torch.ones(1 << 24))
+                keep.append(torch.full([1 << 24], float(i)))  # not a constant: a new 64 MiB each time
             extra = keep[-1][:1]
         if self.mode == 2:
             index = torch.searchsorted(torch.ones(3), x.flatten()[:2],
@@ -92,7 +92,7 @@ peak_mib=$(grep -o 'peak memory [0-9.]* [MG]iB' "$tmp/worker-w1.log" | awk '
   {v=$3; if ($4 == "GiB") v*=1024; if (v > m) m = v} END {printf "%d", m}')
 echo "engine process peak memory: $peak_mib MiB (limit $((limit_gib * 1024)) MiB)"
 [ "$peak_mib" -le $((limit_gib * 1024 + 512)) ] || fail "peak memory $peak_mib MiB over the limit + 512 MiB"
-[ "$peak_mib" -ge 512 ] || fail "peak memory $peak_mib MiB: the growing model did not grow?"
+[ "$peak_mib" -ge 300 ] || fail "peak memory $peak_mib MiB: the growing model did not grow?"
 if [ "$crash_kind" = crashes ]; then
   expect_failed "a model that crashes LibTorch" MODEL_CRASHED 60 --model crashes --target flops=0.5
   grep -q SIGSEGV <<<"$job_text" || fail "the crash does not name its signal: $job_text"

@@ -25,6 +25,8 @@ class FakeRunner : public PruneRunner {
     kSearch,
     kFailInput,
     kFailInternal,
+    kFailNoisily,  // a LibTorch-style text with frames and paths, under a gRPC-like code
+    kCrash,        // what the sandboxed runner reports for a child that died on SIGSEGV
     kBlockUntilCancelled,
     kCheckpointThenBlock,
     kIgnoreCancel,  // like a forward that never returns: only `unblock` ends it
@@ -43,6 +45,14 @@ class FakeRunner : public PruneRunner {
         return {"MODEL_LOAD_FAILED", "not a TorchScript archive"};
       case Mode::kFailInternal:
         return {"INTERNAL", "out of memory"};
+      case Mode::kFailNoisily:
+        return {"INVALID_ARGUMENT",
+                "latency_batch_size does not fit the model\nException raised from check at "
+                "/build/pytorch/aten/src/ATen/native/Conv.cpp:12 (most recent call first):\n"
+                "frame #0: c10::Error::Error() + 0x3e (0x7f2a1c0b4e0e in /usr/lib/libc10.so)\n" +
+                    std::string(5000, '.')};
+      case Mode::kCrash:
+        return {"MODEL_CRASHED", "the engine process running this model died with SIGSEGV"};
       case Mode::kCheckpointThenBlock:
         spec.on_checkpoint("search-state-after-3-evaluations");
         [[fallthrough]];
@@ -221,6 +231,36 @@ TEST_F(JobExecutorTest, InternalErrorIsRetried) {
   executor.Execute(claimed);
 
   EXPECT_EQ(Reload(claimed.job.id).state, db::JobState::kQueued);
+}
+
+TEST_F(JobExecutorTest, TenantReadsAShortTextAndADomainReason) {
+  db::ClaimedJob claimed = EnqueueAndClaim();
+  FakeRunner runner(FakeRunner::Mode::kFailNoisily);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kFailed);
+  EXPECT_EQ(job.error_reason, "JOB_SPEC_INVALID");  // not the gRPC-like engine code
+  EXPECT_LE(job.error.size(), 1024u) << job.error;
+  EXPECT_NE(job.error.find("latency_batch_size does not fit the model"), std::string::npos);
+  EXPECT_EQ(job.error.find("frame #"), std::string::npos) << job.error;
+  EXPECT_EQ(job.error.find("/build/"), std::string::npos) << job.error;
+  EXPECT_EQ(job.error.find("0x7f"), std::string::npos) << job.error;
+  EXPECT_NE(job.error.find("(error id "), std::string::npos) << job.error;
+}
+
+TEST_F(JobExecutorTest, ModelCrashIsFinalNotRetried) {
+  db::ClaimedJob claimed = EnqueueAndClaim(/*max_attempts=*/3);
+  FakeRunner runner(FakeRunner::Mode::kCrash);
+  JobExecutor executor(queue_.get(), blobs_.get(), &runner, Options(), [] { return absl::Now(); });
+
+  EXPECT_EQ(executor.Execute(claimed), JobEnd::kFailed);
+
+  db::JobRecord job = Reload(claimed.job.id);
+  EXPECT_EQ(job.state, db::JobState::kFailed);  // not queued for another attempt
+  EXPECT_EQ(job.error_reason, "MODEL_CRASHED");
 }
 
 TEST_F(JobExecutorTest, CancelRequestedThroughApiStopsTheEngine) {

@@ -78,11 +78,9 @@ TEST_F(SandboxTest, CrashIsReportedWithItsSignal) {
 TEST_F(SandboxTest, CpuLimitStopsASpinningChild) {
   SandboxLimits limits;
   limits.cpu_seconds = 1;
-  const auto start = std::chrono::steady_clock::now();
   const ChildExit exit = RunToEnd({"/bin/sh", "-c", "while :; do :; done"}, limits);
   EXPECT_EQ(exit.signal, SIGXCPU);
   EXPECT_GE(exit.cpu_seconds, 0.9);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
   EXPECT_EQ(ClassifyChildRun({exit, false, std::nullopt}, limits).code, "JOB_TIME_LIMIT_EXCEEDED");
 }
 
