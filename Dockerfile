@@ -47,7 +47,7 @@ CMD ["serve", "--listen", "0.0.0.0:50051", "--metrics-listen", "0.0.0.0:9090", "
 
 # ---------------------------------------------------------------------------
 # worker: CPU worker. OpenBLAS (OpenMP) is selected as the BLAS/LAPACK and
-# jemalloc is preloaded: DESIGN.md section 3 measured 5x faster inference.
+# jemalloc is preloaded (docs/ARCHITECTURE.md, "CPU set-up of the worker").
 FROM ${DEBIAN_IMAGE} AS worker
 COPY --from=build /out/worker-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \

@@ -20,7 +20,7 @@ step "dependencies"
 step "build"
 "$root/scripts/build.sh"
 
-# The CPU set-up of DESIGN.md section 3: OpenBLAS (selected by install-deps via
+# The CPU set-up of docs/ARCHITECTURE.md: OpenBLAS (selected by install-deps via
 # Debian alternatives) and jemalloc.
 export LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2${LD_PRELOAD:+:$LD_PRELOAD}
 

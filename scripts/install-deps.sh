@@ -25,7 +25,7 @@ packages=(
   python3-torch python3-torchvision python3-grpcio python3-protobuf
   # reference data
   dataset-fashion-mnist
-  # fast CPU inference (DESIGN.md section 3)
+  # fast CPU inference (docs/ARCHITECTURE.md, "CPU set-up of the worker")
   libopenblas0-openmp libjemalloc2
   # promtool for metrics checks
   prometheus

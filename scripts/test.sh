@@ -16,7 +16,7 @@ if [ "${PRUNE_SKIP_FUZZ:-0}" != 1 ]; then
   "$root/scripts/fuzz.sh"
 fi
 
-# The CPU set-up of DESIGN.md section 3 also makes the engine tests faster.
+# The CPU set-up of docs/ARCHITECTURE.md also makes the engine tests faster.
 export LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2${LD_PRELOAD:+:$LD_PRELOAD}
 cd "$build"
 ctest --output-on-failure --timeout 900 -j 2 "$@"

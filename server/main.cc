@@ -1,4 +1,4 @@
-// pruned: the prune-service gRPC front-end (DESIGN.md §1).
+// pruned: the prune-service gRPC front-end (docs/ARCHITECTURE.md).
 #include <signal.h>
 
 #include <cstdlib>

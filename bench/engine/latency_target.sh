@@ -6,7 +6,8 @@
 # pruned model (median of timed forward passes, as in every report), the MACs
 # ratio, and how long building the table took. A second run of each job
 # reads the table from the cache (--latency-table-cache) and its build time
-# is reported too. OpenBLAS + jemalloc as DESIGN.md section 3 says.
+# is reported too. OpenBLAS + jemalloc as docs/ARCHITECTURE.md
+# ("CPU set-up of the worker") says.
 #
 # usage: bench/engine/latency_target.sh [BUILD_DIR (default build-engine)] [STRATEGY (uniform)]
 #        [more prune-engine flags, e.g. --latency-table-grid 4]

@@ -1,4 +1,4 @@
-// The worker side of the Postgres job queue (DESIGN.md §5). Every query takes
+// The worker side of the Postgres job queue (README.md here). Every query takes
 // `now` so that lease expiry and rescue are testable by passing time in.
 // Every write after the claim is fenced on (id, lease_owner, attempt,
 // state='running'): a worker that lost its lease can never overwrite a job.

@@ -1,4 +1,4 @@
-// The metric set of DESIGN.md §7. Each process builds one struct on its own
+// The metric set of common/metrics/README.md. Each process builds one struct on its own
 // Registry at startup and passes references to the code that records.
 // Labels are bounded sets (method, code, state, ...); never a job or model id.
 #ifndef PRUNE_COMMON_METRICS_SERVICE_METRICS_H_

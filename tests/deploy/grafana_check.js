@@ -1,6 +1,6 @@
 // Checks the Grafana dashboard: valid JSON, unique panel ids, every query
 // non-empty and on the dashboard's Prometheus datasource variable, only the
-// metric names prune-service exports (DESIGN.md section 7, the list below),
+// metric names prune-service exports (common/metrics/README.md, the list below),
 // and the panels operations relies on.
 // Usage: node grafana_check.js DASHBOARD.json
 'use strict';

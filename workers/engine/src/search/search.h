@@ -1,7 +1,7 @@
 #ifndef PRUNE_ENGINE_SEARCH_SEARCH_H_
 #define PRUNE_ENGINE_SEARCH_SEARCH_H_
 
-// Automated per-layer width search (DESIGN.md 6.7): one interface for every
+// Automated per-layer width search: one interface for every
 // strategy (AMC, MetaPruning, AutoSlim), with a budget, a seed, progress,
 // cancellation and checkpoint / restore of the complete search state.
 //
