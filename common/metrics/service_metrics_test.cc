@@ -25,7 +25,9 @@ TEST(ServiceMetricsTest, NamesFollowConventions) {
     EXPECT_EQ(family.type == MetricType::kCounter, absl::EndsWith(family.name, "_total"))
         << family.name;
     if (family.type == MetricType::kHistogram) {
-      EXPECT_TRUE(absl::EndsWith(family.name, "_seconds")) << family.name;
+      // Base units only: durations in seconds, sizes in bytes.
+      EXPECT_TRUE(absl::EndsWith(family.name, "_seconds") || absl::EndsWith(family.name, "_bytes"))
+          << family.name;
     }
     for (const std::string& label : family.label_names) {
       EXPECT_NE(label, "job_id");

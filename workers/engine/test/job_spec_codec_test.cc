@@ -70,7 +70,7 @@ TEST(JobSpecCodec, CoversEveryJobSpecMember) {
   const std::string body = source.substr(begin, end - begin);
   // A member declaration: "  type name = ...;" or "  type name;" at the start
   // of a line (comments start with //).
-  const std::regex member(R"(\n  (?!//)[A-Za-z_:<>,\s()&]+?[\s>]([a-z_0-9]+)\s*(=[^;]*)?;)");
+  const std::regex member(R"(\n  (?!//)[A-Za-z_0-9:<>,\s()&]+?[\s>]([a-z_0-9]+)\s*(=[^;]*)?;)");
   std::set<std::string> members;
   for (auto it = std::sregex_iterator(body.begin(), body.end(), member);
        it != std::sregex_iterator(); ++it) {
