@@ -75,6 +75,13 @@ wait_log() {  # wait_log FILE PATTERN SECONDS
   done
   fail "no '$2' in $1 after $3 s"
 }
+check_error_text() {  # check_error_text WHAT TEXT: short, no stack frames, addresses or paths
+  local what=$1 text=$2
+  [ "${#text}" -le 1100 ] || fail "$what: error text of ${#text} characters"
+  if grep -qE 'frame #|Exception raised from|0x[0-9a-f]{6,}|/tmp/|/usr/|/build/|/work/|\.so\b' <<<"$text"; then
+    fail "$what: error text leaks frames, addresses or paths: $text"
+  fi
+}
 job_id() {  # uuid of a job resource name (jobs/UUID)
   echo "${1##*/}"
 }
